@@ -1,0 +1,46 @@
+# Torch-free CUDA kernel libraries.
+#   sage_cuda       quantization + mma.sync kernels, every arch in SAGE_CUDA_ARCH_LIST
+#   sage_cuda_sm90  TMA + wgmma kernels, 90a only (when 90a is in the list)
+# Source lists live beside this file, one per kernel family, so each family's owner edits one file.
+include(${CMAKE_CURRENT_LIST_DIR}/SageKernelsPortable.cmake)  # sets SAGE_PORTABLE_SOURCES
+include(${CMAKE_CURRENT_LIST_DIR}/SageKernelsSm90.cmake)      # sets SAGE_SM90_SOURCES
+
+set(SAGE_HAVE_SM90 OFF)
+list(FIND SAGE_CUDA_ARCH_LIST "90a" _idx90a)
+if(NOT _idx90a EQUAL -1)
+  set(SAGE_HAVE_SM90 ON)
+endif()
+
+# Archs compiled in, as integers for compiled_archs() (90a -> 90).
+set(_arch_ints "")
+foreach(_a IN LISTS SAGE_CUDA_ARCH_LIST)
+  string(REGEX MATCH "^[0-9]+" _n "${_a}")
+  list(APPEND _arch_ints ${_n})
+endforeach()
+list(REMOVE_DUPLICATES _arch_ints)
+string(REPLACE ";" "," SAGE_COMPILED_ARCHS_CSV "${_arch_ints}")
+
+function(sage_cuda_target_options tgt)
+  target_include_directories(${tgt} PUBLIC ${PROJECT_SOURCE_DIR}/csrc/include PRIVATE ${PROJECT_SOURCE_DIR}/csrc)
+  target_compile_options(${tgt} PRIVATE
+    $<$<COMPILE_LANGUAGE:CUDA>:--expt-relaxed-constexpr -lineinfo -Xptxas=-warn-spills>)
+  set_target_properties(${tgt} PROPERTIES CUDA_SEPARABLE_COMPILATION OFF POSITION_INDEPENDENT_CODE ON)
+endfunction()
+
+add_library(sage_cuda STATIC ${SAGE_PORTABLE_SOURCES})
+sage_cuda_target_options(sage_cuda)
+set_target_properties(sage_cuda PROPERTIES CUDA_ARCHITECTURES "${SAGE_CUDA_ARCH_LIST}")
+target_compile_definitions(sage_cuda PRIVATE SAGE_COMPILED_ARCHS=${SAGE_COMPILED_ARCHS_CSV})
+string(REPLACE ";" "," _dims_csv "${SAGE_HEAD_DIMS}")
+target_compile_definitions(sage_cuda PUBLIC SAGE_HEAD_DIMS=${_dims_csv})
+find_package(CUDAToolkit REQUIRED)
+target_link_libraries(sage_cuda PUBLIC CUDA::cudart sage_core)
+
+if(SAGE_HAVE_SM90 AND SAGE_SM90_SOURCES)
+  add_library(sage_cuda_sm90 STATIC ${SAGE_SM90_SOURCES})
+  sage_cuda_target_options(sage_cuda_sm90)
+  set_target_properties(sage_cuda_sm90 PROPERTIES CUDA_ARCHITECTURES "90a")
+  target_link_libraries(sage_cuda_sm90 PUBLIC CUDA::cudart CUDA::cuda_driver)
+  target_link_libraries(sage_cuda PUBLIC sage_cuda_sm90)
+  target_compile_definitions(sage_cuda PRIVATE SAGE_HAVE_SM90=1)
+endif()

@@ -1,0 +1,3 @@
+# Sources of the Hopper (sm_90a) kernel family.
+set(SAGE_SM90_SOURCES
+)

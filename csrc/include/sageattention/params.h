@@ -1,0 +1,106 @@
+// Parameter blocks of the three operations. The same structs drive the CUDA kernels (device
+// pointers) and the CPU reference (host pointers); the torch binding fills them from tensors.
+//
+// Raw fp16/bf16 inputs are addressed as [batch, tokens, heads, dim] with element strides for the
+// first three dims and a contiguous last dim, which covers HND, NHD and views of a fused QKV tensor.
+// Varlen: batch_stride is unused and token t of sequence b is row cu_seqlens[b] + t.
+// Quantized buffers follow quant_layout.h exactly (contiguous, no strides).
+#pragma once
+
+#include <cstdint>
+
+#include "sageattention/types.h"
+
+namespace sageattention {
+
+struct StridedTensor {
+  const void* ptr = nullptr;
+  int64_t batch_stride = 0;
+  int64_t token_stride = 0;
+  int64_t head_stride = 0;
+};
+
+struct MutableStridedTensor {
+  void* ptr = nullptr;
+  int64_t batch_stride = 0;
+  int64_t token_stride = 0;
+  int64_t head_stride = 0;
+};
+
+// Sequence geometry shared by all ops.
+struct Sequences {
+  int batch = 0;                          // number of sequences
+  int seqlen = 0;                         // dense: tokens per sequence; varlen: max over sequences
+  const int32_t* cu_seqlens = nullptr;    // varlen: batch + 1 prefix offsets (same memory space as data)
+  int64_t padded_tokens = 0;              // T of quant_layout.h for the quantized buffers
+
+  bool varlen() const { return cu_seqlens != nullptr; }
+};
+
+// K: per-sequence channel mean (optional) and INT8 quantization of K - mean.
+struct QuantKParams {
+  DType dtype = DType::kFloat16;
+  StridedTensor k;
+  Sequences seq;
+  int heads = 0;
+  int head_dim = 0;
+  int head_dim_padded = 0;
+  QuantGranularity gran = QuantGranularity::kPerThread;
+  bool smooth = true;
+  int8_t* k8 = nullptr;
+  float* k_scale = nullptr;
+  float* k_mean = nullptr;
+};
+
+// V: per-sequence channel mean (optional), transpose, per-channel FP8 e4m3 quantization.
+struct QuantVParams {
+  DType dtype = DType::kFloat16;
+  StridedTensor v;
+  Sequences seq;
+  int heads = 0;
+  int head_dim = 0;
+  int head_dim_padded = 0;
+  bool smooth = false;
+  uint8_t* v8 = nullptr;   // e4m3 bits
+  float* v_scale = nullptr;
+  float* v_mean = nullptr;
+};
+
+// Q (raw, quantized inside the op) against pre-quantized K and V.
+struct AttentionParams {
+  DType dtype = DType::kFloat16;   // dtype of q and o
+  int heads_q = 0;
+  int heads_kv = 0;
+  int head_dim = 0;
+  int head_dim_padded = 0;
+  Sequences seq_q;                 // padded_tokens unused
+  Sequences seq_k;                 // same batch as seq_q
+  StridedTensor q;
+
+  QuantGranularity qk_gran = QuantGranularity::kPerThread;
+  const int8_t* k8 = nullptr;
+  const float* k_scale = nullptr;
+  const float* k_mean = nullptr;   // nullptr: K was not smoothed (no LSE correction)
+
+  PVMode pv_mode = PVMode::kFp8Fp32Fp32;
+  // FP8 modes: v8 per quant_layout.h, v_scale required, v_mean optional.
+  const uint8_t* v8 = nullptr;
+  const float* v_scale = nullptr;
+  const float* v_mean = nullptr;
+  // FP16 modes: V in natural [batch, tokens, heads, dim] order, fp16 or bf16 (converted to fp16 with
+  // saturation inside the op). v_mean, when set, is added to the output (V was smoothed beforehand).
+  StridedTensor v;
+  DType v_dtype = DType::kFloat16;
+
+  MutableStridedTensor o;          // dtype, head_dim columns written
+  // LSE, natural log, fp32. Dense [batch, heads_q, seqlen_q] (batch_stride, head_stride, token 1);
+  // varlen [heads_q, total_q] (head_stride, token 1; row = cu_seqlens_q[b] + t). nullptr: not wanted.
+  float* lse = nullptr;
+  int64_t lse_batch_stride = 0;
+  int64_t lse_head_stride = 0;
+
+  float sm_scale = 1.0f;
+  bool causal = false;
+};
+
+}  // namespace sageattention
