@@ -101,6 +101,9 @@ struct AttentionParams {
 
   float sm_scale = 1.0f;
   bool causal = false;
+  // Keys per online-softmax step of the kernel that runs (64 or 128). The running max, and with it
+  // the FP8 rounding of P, changes once per step, so the CPU reference emulates this value.
+  int softmax_block_keys = 64;
 };
 
 }  // namespace sageattention

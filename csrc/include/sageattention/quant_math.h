@@ -118,6 +118,41 @@ inline float bf16_bits_to_float(uint16_t b) {
   return f;
 }
 
+// Fast value-rounding for the reference's inner loop (same results as the bit conversions above,
+// checked exhaustively in tests/cpp): keep `keep_bits` mantissa bits with round-to-nearest-even
+// in the normal range; below `min_normal`, round to the subnormal grid by the add-and-subtract
+// trick (exact in fp32: the sum's ulp is the grid step).
+inline float round_mantissa_rne(float a, int keep_bits, float min_normal, float subnormal_magic) {
+  if (a < min_normal) return (a + subnormal_magic) - subnormal_magic;
+  uint32_t x;
+  std::memcpy(&x, &a, 4);
+  const int drop = 23 - keep_bits;
+  const uint32_t lsb = (x >> drop) & 1u;
+  x += ((1u << (drop - 1)) - 1u) + lsb;
+  x &= ~((1u << drop) - 1u);
+  float r;
+  std::memcpy(&r, &x, 4);
+  return r;
+}
+
+// e4m3 value of x (round to nearest even, saturating to +-448; x must not be NaN).
+inline float round_to_e4m3_value(float x) {
+  const float a = std::fabs(x);
+  // Grid below 2^-6 is 2^-9; 2^14 has an fp32 ulp of 2^-9.
+  float r = a >= kFp8Max ? kFp8Max : round_mantissa_rne(a, 3, 0.015625f, 16384.0f);
+  r = r > kFp8Max ? kFp8Max : r;
+  return x < 0 ? -r : r;
+}
+
+// fp16 value of x (round to nearest even, saturating to +-65504; x must not be NaN).
+inline float round_to_half_value_saturate(float x) {
+  const float a = std::fabs(x);
+  // Grid below 2^-14 is 2^-24; 0.5 has an fp32 ulp of 2^-24.
+  float r = a >= kFp16Max ? kFp16Max : round_mantissa_rne(a, 10, 6.103515625e-05f, 0.5f);
+  r = r > kFp16Max ? kFp16Max : r;
+  return x < 0 ? -r : r;
+}
+
 // Value of x after rounding to fp16 with saturation to +-65504 (the FP16 P·V operand rounding).
 inline float round_to_half_saturate(float x) {
   if (std::isnan(x)) return x;

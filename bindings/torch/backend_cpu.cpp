@@ -1,0 +1,41 @@
+// CPU backend: the reference implementation.
+#include <c10/util/Exception.h>
+
+#include "backend.h"
+#include "sageattention/reference.h"
+
+namespace sageattention::torch_binding {
+
+void check_status(Status s, const char* what) {
+  TORCH_CHECK(s == Status::kSuccess, "sageattention: ", what, " failed: ", status_string(s));
+}
+
+int softmax_block_keys(KernelChoice kernel) {
+  // The Hopper kernel steps its online softmax over 128 keys, the mma.sync kernels over 64.
+  return kernel == KernelChoice::kSm90 ? 128 : 64;
+}
+
+namespace {
+
+void cpu_quant_k(const QuantKParams& p, const at::Tensor&) { check_status(reference::quant_k(p), "quant_k"); }
+void cpu_quant_v(const QuantVParams& p, const at::Tensor&) { check_status(reference::quant_v(p), "quant_v"); }
+
+KernelChoice cpu_select(AttentionParams& p, KernelChoice requested, const at::Tensor&) {
+  // On CPU "kernel" only picks which GPU kernel's softmax step to emulate.
+  const KernelChoice k = requested == KernelChoice::kAuto ? KernelChoice::kMma : requested;
+  p.softmax_block_keys = softmax_block_keys(k);
+  return k;
+}
+
+void cpu_attention(const AttentionParams& p, KernelChoice, const at::Tensor&) {
+  check_status(reference::attention(p), "attention");
+}
+
+}  // namespace
+
+const Backend& cpu_backend() {
+  static const Backend backend{cpu_quant_k, cpu_quant_v, cpu_select, cpu_attention};
+  return backend;
+}
+
+}  // namespace sageattention::torch_binding

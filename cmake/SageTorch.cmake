@@ -1,0 +1,78 @@
+# The torch extension: a shared library of TORCH_LIBRARY ops (loaded with torch.ops.load_library,
+# so it does not link against Python) and a generated _build_info.py, both installed into the
+# `sageattention` package. CUDA ops are compiled in when torch has CUDA of nvcc's major version.
+find_package(Python COMPONENTS Interpreter REQUIRED)
+execute_process(
+  COMMAND ${Python_EXECUTABLE} -c "import torch, torch.utils; print(torch.utils.cmake_prefix_path); print(torch.__version__.split('+')[0]); print(torch.version.cuda or '')"
+  OUTPUT_VARIABLE _torch_info RESULT_VARIABLE _rc OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(NOT _rc EQUAL 0)
+  message(FATAL_ERROR "sageattention: cannot import torch with ${Python_EXECUTABLE}; install torch first "
+                      "and build with `pip install --no-build-isolation .`")
+endif()
+string(REPLACE "\n" ";" _torch_info "${_torch_info}")
+list(GET _torch_info 0 _torch_prefix)
+list(GET _torch_info 1 SAGE_TORCH_VERSION)
+list(LENGTH _torch_info _n)
+set(SAGE_TORCH_CUDA_VERSION "")
+if(_n GREATER 2)
+  list(GET _torch_info 2 SAGE_TORCH_CUDA_VERSION)
+endif()
+list(APPEND CMAKE_PREFIX_PATH ${_torch_prefix})
+
+set(SAGE_TORCH_CUDA OFF)
+if(SAGE_HAVE_CUDA AND NOT SAGE_TORCH_CUDA_VERSION STREQUAL "")
+  string(REGEX MATCH "^[0-9]+" _torch_cuda_major "${SAGE_TORCH_CUDA_VERSION}")
+  if(_torch_cuda_major STREQUAL SAGE_CUDA_VERSION_MAJOR)
+    set(SAGE_TORCH_CUDA ON)
+  else()
+    message(WARNING "sageattention: torch was built with CUDA ${SAGE_TORCH_CUDA_VERSION} but nvcc is "
+                    "${CMAKE_CUDA_COMPILER_VERSION}; the extension is built CPU-only (kernels still compile).")
+  endif()
+endif()
+if(NOT SAGE_TORCH_CUDA)
+  # Keep torch's CMake config from searching for a CUDA toolkit the extension will not use.
+  set(CAFFE2_USE_CUDA OFF)
+  set(USE_CUDA OFF)
+endif()
+find_package(Torch REQUIRED)
+
+add_library(sageattention_ops SHARED
+  bindings/torch/tensor_views.cpp
+  bindings/torch/ops.cpp
+  bindings/torch/backend_cpu.cpp
+  bindings/torch/registration.cpp
+)
+if(SAGE_TORCH_CUDA)
+  target_sources(sageattention_ops PRIVATE bindings/torch/backend_cuda.cpp)
+  target_link_libraries(sageattention_ops PRIVATE sage_cuda)
+endif()
+target_include_directories(sageattention_ops PRIVATE ${PROJECT_SOURCE_DIR}/csrc/include ${PROJECT_SOURCE_DIR}/bindings/torch)
+# Only the libraries that hold the ATen/c10/dispatcher symbols we use; torch_python is not needed.
+target_link_libraries(sageattention_ops PRIVATE sage_core ${TORCH_LIBRARIES})
+target_compile_options(sageattention_ops PRIVATE ${TORCH_CXX_FLAGS})
+set_target_properties(sageattention_ops PROPERTIES PREFIX "" OUTPUT_NAME "_sageattention_ops")
+if(NOT APPLE AND NOT WIN32)
+  # Find libtorch/libc10 next to the installed torch package, never via a build path.
+  set_target_properties(sageattention_ops PROPERTIES INSTALL_RPATH "$ORIGIN/../torch/lib" BUILD_WITH_INSTALL_RPATH ON)
+endif()
+
+if(NOT SAGE_VERSION)
+  set(SAGE_VERSION "0.0.0")
+endif()
+set(SAGE_BUILD_ARCHS "")
+if(SAGE_TORCH_CUDA)
+  set(SAGE_BUILD_ARCHS ${SAGE_CUDA_ARCH_LIST})
+endif()
+set(SAGE_BUILD_CUDA_VERSION "")
+if(SAGE_TORCH_CUDA)
+  set(SAGE_BUILD_CUDA_VERSION "${CMAKE_CUDA_COMPILER_VERSION}")
+endif()
+list(JOIN SAGE_BUILD_ARCHS "\", \"" SAGE_BUILD_ARCHS_PY)
+if(NOT SAGE_BUILD_ARCHS_PY STREQUAL "")
+  set(SAGE_BUILD_ARCHS_PY "\"${SAGE_BUILD_ARCHS_PY}\"")
+endif()
+configure_file(${PROJECT_SOURCE_DIR}/python/sageattention/_build_info.py.in
+               ${CMAKE_CURRENT_BINARY_DIR}/_build_info.py @ONLY)
+
+install(TARGETS sageattention_ops LIBRARY DESTINATION sageattention RUNTIME DESTINATION sageattention)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/_build_info.py DESTINATION sageattention)

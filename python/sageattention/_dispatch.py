@@ -1,0 +1,48 @@
+"""Which kernel and P·V mode ``sageattn`` uses on a device (one place, read by the CLI too)."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import torch
+
+# Values of the C++ enums (csrc/include/sageattention/types.h) and op arguments.
+LAYOUTS = {"HND": 0, "NHD": 1}
+QK_GRANULARITIES = {"per_block": 0, "per_warp": 1, "per_thread": 2}
+PV_FP16_FP32, PV_FP16_FP16_FP32, PV_FP8_FP32, PV_FP8_FP32_FP32 = 0, 1, 2, 3
+PV_FP16_MODES = {"fp32": PV_FP16_FP32, "fp16+fp32": PV_FP16_FP16_FP32}
+PV_FP8_MODES = {"fp32": PV_FP8_FP32, "fp32+fp32": PV_FP8_FP32_FP32}
+KERNEL_AUTO, KERNEL_MMA, KERNEL_SM90 = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Choice:
+    pv_mode: int
+    kernel: int
+    description: str
+
+
+@functools.lru_cache(maxsize=None)
+def _capability(index: int) -> tuple[int, int]:
+    return torch.cuda.get_device_capability(index)
+
+
+def capability(device: torch.device) -> tuple[int, int]:
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    return _capability(index)
+
+
+def choose(device: torch.device) -> Choice:
+    """The default of ``sageattn``: the fastest 8-bit path for the GPU."""
+    if device.type != "cuda":
+        return Choice(PV_FP8_FP32_FP32, KERNEL_AUTO,
+                      "CPU reference: INT8 Q·K, FP8 P·V (fp32+fp32), exact algorithm of the GPU kernels")
+    major, minor = capability(device)
+    arch = major * 10 + minor
+    if arch == 90:
+        return Choice(PV_FP8_FP32_FP32, KERNEL_AUTO,
+                      "sm90: INT8 Q·K + FP8 P·V, Hopper TMA/wgmma kernel (mma.sync fallback)")
+    if arch >= 89:
+        return Choice(PV_FP8_FP32_FP32, KERNEL_MMA, f"sm{arch}: INT8 Q·K + FP8 P·V, mma.sync kernel")
+    return Choice(PV_FP16_FP32, KERNEL_MMA, f"sm{arch}: INT8 Q·K + FP16 P·V, mma.sync kernel")
