@@ -104,11 +104,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> quant_v(const at::Tensor& v,
   const DType dt = dtype_of(v, "v");
   const KvGeometry g = kv_geometry(v, "v", cu_seqlens_k, max_seqlen_k, checked_layout(tensor_layout));
   const int64_t T = g.seq.padded_tokens, H = g.view.heads;
-  at::Tensor v8 = at::empty({g.entries, H, g.dp, T}, v.options().dtype(at::kFloat8_e4m3fn));
+  at::Tensor v8 = at::empty({g.entries, H, g.dp, T}, v.options().dtype(at::kByte));  // e4m3 bits
   at::Tensor v_scale = at::empty({g.seq.batch, H, g.dp}, v.options().dtype(at::kFloat));
   at::Tensor v_mean = at::empty({g.seq.batch, H, g.dp}, v.options().dtype(at::kFloat));
   if (no_work(g)) {
-    v8.view(at::kByte).zero_();
+    v8.zero_();
     v_scale.zero_();
     v_mean.zero_();
     return {v8, v_scale, v_mean};
@@ -161,7 +161,7 @@ std::tuple<at::Tensor, at::Tensor> attention(
               p.head_dim_padded);
   TORCH_CHECK(k8.size(0) == (varlen ? 1 : qv.batch), "k8 batch ", k8.size(0), " does not match q");
   p.heads_kv = static_cast<int>(k8.size(1));
-  TORCH_CHECK(p.heads_kv > 0 && p.heads_q % p.heads_kv == 0, "number of q heads (", p.heads_q,
+  TORCH_CHECK(p.heads_q == 0 || (p.heads_kv > 0 && p.heads_q % p.heads_kv == 0), "number of q heads (", p.heads_q,
               ") must be a multiple of the number of k/v heads (", p.heads_kv, ")");
   if (varlen) check_same_device(q, "q", *cu_seqlens_k, "cu_seqlens_k");
   p.seq_k = make_sequences(cu_seqlens_k, "cu_seqlens_k", qv.batch, max_seqlen_k, max_seqlen_k);
@@ -182,7 +182,7 @@ std::tuple<at::Tensor, at::Tensor> attention(
 
   if (is_fp8(p.pv_mode)) {
     TORCH_CHECK(v8.has_value() && v_scale.has_value(), "FP8 P·V needs v8 and v_scale from quant_v");
-    check_quantized(*v8, "v8", at::kFloat8_e4m3fn, 4);
+    check_quantized(*v8, "v8", at::kByte, 4);
     check_quantized(*v_scale, "v_scale", at::kFloat, 3);
     TORCH_CHECK(v8->size(1) == p.heads_kv && v8->size(2) == p.head_dim_padded && v8->size(3) == k8.size(2),
                 "v8 shape ", v8->sizes(), " does not match k8 ", k8.sizes());

@@ -92,7 +92,7 @@ def _quant_v_fake(v, cu_seqlens_k, max_seqlen_k, tensor_layout, smooth_v):
     entries, heads, t, d, batch = _kv_geometry(v, cu_seqlens_k, tensor_layout)
     dp = padded_head_dim(d)
     return (
-        v.new_empty((entries, heads, dp, t), dtype=torch.float8_e4m3fn),
+        v.new_empty((entries, heads, dp, t), dtype=torch.uint8),  # e4m3 bits
         v.new_empty((batch, heads, dp), dtype=torch.float32),
         v.new_empty((batch, heads, dp), dtype=torch.float32),
     )

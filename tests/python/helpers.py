@@ -1,0 +1,75 @@
+"""Input families of DESIGN.md §5, the float64 oracle and error metrics, shared by the test files."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+FAMILIES = ("normal", "k_bias", "outliers", "large")
+
+
+def make_qkv(family, b, hq, hkv, nq, nk, d, dtype=torch.bfloat16, layout="HND", device="cpu", generator=None):
+    """Fresh random q, k, v of one input family, in the given layout."""
+    g = generator
+
+    def randn(*shape):
+        return torch.randn(*shape, generator=g, dtype=torch.float32)
+
+    q, k, v = randn(b, hq, nq, d), randn(b, hkv, nk, d), randn(b, hkv, nk, d)
+    if family == "k_bias":  # what real models look like: a large per-channel offset on K, larger Q
+        k = k + 4.0 * randn(1, hkv, 1, d)
+        q = q * 2.0
+    elif family == "outliers":  # rare huge values
+        for x in (q, k, v):
+            mask = torch.rand(x.shape, generator=g) < 0.001
+            x += mask * randn(*x.shape) * 10.0
+    elif family == "large":  # near the fp16 limits: peaked softmax, V close to 65504
+        q, k, v = q * 12.0, k * 12.0, (v * 8000.0).clamp(-60000, 60000)
+    elif family != "normal":
+        raise ValueError(family)
+    out = []
+    for x in (q, k, v):
+        x = x.to(dtype)
+        if layout == "NHD":
+            x = x.transpose(1, 2).contiguous()
+        out.append(x.to(device))
+    return tuple(out)
+
+
+def reference_attention(q, k, v, is_causal=False, sm_scale=None, layout="HND"):
+    """float64 attention with GQA and bottom-right causal alignment; returns (o, lse) in q's layout."""
+    if layout == "NHD":
+        q, k, v = (x.transpose(1, 2) for x in (q, k, v))
+    q, k, v = (x.double().cpu() for x in (q, k, v))
+    hq, hkv = q.shape[1], k.shape[1]
+    if hq != hkv:
+        k = k.repeat_interleave(hq // hkv, dim=1)
+        v = v.repeat_interleave(hq // hkv, dim=1)
+    scale = sm_scale if sm_scale is not None else 1.0 / math.sqrt(q.shape[-1])
+    s = torch.einsum("bhid,bhjd->bhij", q, k) * scale
+    nq, nk = q.shape[2], k.shape[2]
+    if is_causal:
+        i = torch.arange(nq).view(-1, 1)
+        j = torch.arange(nk).view(1, -1)
+        s = s.masked_fill(j > i + nk - nq, -math.inf)
+    lse = torch.logsumexp(s, dim=-1)
+    p = torch.softmax(s, dim=-1).nan_to_num(0.0)  # rows with no key: 0
+    o = torch.einsum("bhij,bhjd->bhid", p, v)
+    if layout == "NHD":
+        o = o.transpose(1, 2)
+    return o, lse
+
+
+def rel_l1(o, ref):
+    o, ref = o.double().cpu(), ref.double().cpu()
+    return ((o - ref).abs().sum() / ref.abs().sum().clamp_min(1e-30)).item()
+
+
+def cos_sim(o, ref):
+    o, ref = o.double().cpu().flatten(), ref.double().cpu().flatten()
+    return (o @ ref / (o.norm() * ref.norm()).clamp_min(1e-30)).item()
+
+
+def finite(x):
+    return bool(torch.isfinite(x.float()).all())

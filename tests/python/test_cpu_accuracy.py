@@ -1,0 +1,75 @@
+"""The CPU path (the C++ reference of the quantized algorithm) against float64 attention."""
+
+import pytest
+import torch
+
+import sageattention as sa
+from helpers import FAMILIES, cos_sim, finite, make_qkv, reference_attention, rel_l1
+
+# (rel-L1 max, cos min) per family and P·V mode at N=512; measured values are about 0.8x these.
+THRESHOLDS = {
+    ("normal", "fp8"): (0.045, 0.999), ("normal", "fp16"): (0.014, 0.9999),
+    ("k_bias", "fp8"): (0.045, 0.999), ("k_bias", "fp16"): (0.024, 0.9997),
+    ("outliers", "fp8"): (0.06, 0.998), ("outliers", "fp16"): (0.04, 0.999),
+    ("large", "fp8"): (0.07, 0.985), ("large", "fp16"): (0.04, 0.985),
+}
+MODES = {"fp8": sa.sageattn_qk_int8_pv_fp8_cuda, "fp16": sa.sageattn_qk_int8_pv_fp16_cuda}
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("mode", sorted(MODES))
+@pytest.mark.parametrize("d", [64, 128])
+def test_accuracy_vs_float64(family, mode, d, gen):
+    q, k, v = make_qkv(family, 1, 2, 2, 512, 512, d, generator=gen)
+    ref, ref_lse = reference_attention(q, k, v)
+    o, lse = MODES[mode](q, k, v, return_lse=True)
+    assert o.shape == q.shape and o.dtype == q.dtype
+    assert finite(o) and finite(lse)
+    max_l1, min_cos = THRESHOLDS[(family, mode)]
+    assert rel_l1(o, ref) <= max_l1
+    assert cos_sim(o, ref) >= min_cos
+    # LSE: INT8 scores carry ~1% relative error of the score range.
+    score_range = ref_lse.abs().max().item() + 1.0
+    assert (lse.double() - ref_lse).abs().max().item() <= 0.02 * score_range
+
+
+@pytest.mark.parametrize("gran", ["per_block", "per_warp", "per_thread"])
+@pytest.mark.parametrize("acc", ["fp32", "fp16+fp32"])
+def test_granularities_and_fp16_accumulation(gran, acc, gen):
+    q, k, v = make_qkv("normal", 1, 2, 2, 300, 300, 64, generator=gen)
+    ref, _ = reference_attention(q, k, v)
+    o = sa.sageattn_qk_int8_pv_fp16_cuda(q, k, v, qk_quant_gran=gran, pv_accum_dtype=acc)
+    assert rel_l1(o, ref) <= (0.02 if gran == "per_block" else 0.014)
+
+
+def test_per_thread_is_at_least_as_accurate_as_per_block(gen):
+    q, k, v = make_qkv("k_bias", 1, 4, 4, 512, 512, 128, generator=gen)
+    ref, _ = reference_attention(q, k, v)
+    fine = rel_l1(sa.sageattn_qk_int8_pv_fp16_cuda(q, k, v, qk_quant_gran="per_thread"), ref)
+    coarse = rel_l1(sa.sageattn_qk_int8_pv_fp16_cuda(q, k, v, qk_quant_gran="per_block"), ref)
+    assert fine <= coarse * 1.05
+
+
+def test_smooth_k_matters_on_k_bias(gen):
+    """Without smoothing, the per-channel K offset eats the INT8 range (the reason for step 1)."""
+    q, k, v = make_qkv("k_bias", 1, 2, 2, 512, 512, 128, generator=gen)
+    k = k + 20.0  # a large common offset
+    ref, ref_lse = reference_attention(q, k, v)
+    o_s, lse_s = sa.sageattn_qk_int8_pv_fp16_cuda(q, k, v, smooth_k=True, return_lse=True)
+    o_n, lse_n = sa.sageattn_qk_int8_pv_fp16_cuda(q, k, v, smooth_k=False, return_lse=True)
+    assert rel_l1(o_s, ref) < rel_l1(o_n, ref)
+    # The LSE correction sm_scale·q·mean(K) makes both LSEs the true one.
+    tol = 0.02 * (ref_lse.abs().max().item() + 1.0)
+    assert (lse_s.double() - ref_lse).abs().max().item() <= tol
+    assert (lse_n.double() - ref_lse).abs().max().item() <= 2 * tol
+
+
+@pytest.mark.parametrize("smooth_v", [False, True])
+def test_smooth_v(smooth_v, gen):
+    q, k, v = make_qkv("normal", 1, 2, 2, 256, 256, 64, generator=gen)
+    v = v + 3.0
+    ref, _ = reference_attention(q, k, v)
+    o = sa.sageattn_qk_int8_pv_fp8_cuda(q, k, v, smooth_v=smooth_v)
+    assert rel_l1(o, ref) <= 0.04
+    o16 = sa.sageattn_qk_int8_pv_fp16_cuda(q, k, v, smooth_v=smooth_v, pv_accum_dtype="fp16+fp32")
+    assert rel_l1(o16, ref) <= 0.014
