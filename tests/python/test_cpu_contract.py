@@ -189,3 +189,12 @@ def test_cli_prints_build_and_choice():
     import sys
     out = subprocess.run([sys.executable, "-m", "sageattention"], capture_output=True, text=True, check=True).stdout
     assert "built against" in out and "sageattn picks" in out
+
+
+def test_bench_runs_on_cpu(tmp_path):
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-m", "sageattention.bench", "--head-dims", "64", "--seqlens", "64",
+                          "--causal", "1", "--json", str(tmp_path / "r.json")], capture_output=True, text=True, check=True)
+    assert "| 64 | yes | 64 |" in out.stdout
+    assert (tmp_path / "r.json").exists()
