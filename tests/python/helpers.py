@@ -41,7 +41,7 @@ def reference_attention(q, k, v, is_causal=False, sm_scale=None, layout="HND"):
     """float64 attention with GQA and bottom-right causal alignment; returns (o, lse) in q's layout."""
     if layout == "NHD":
         q, k, v = (x.transpose(1, 2) for x in (q, k, v))
-    q, k, v = (x.double().cpu() for x in (q, k, v))
+    q, k, v = (x.double() for x in (q, k, v))
     hq, hkv = q.shape[1], k.shape[1]
     if hq != hkv:
         k = k.repeat_interleave(hq // hkv, dim=1)
@@ -50,8 +50,8 @@ def reference_attention(q, k, v, is_causal=False, sm_scale=None, layout="HND"):
     s = torch.einsum("bhid,bhjd->bhij", q, k) * scale
     nq, nk = q.shape[2], k.shape[2]
     if is_causal:
-        i = torch.arange(nq).view(-1, 1)
-        j = torch.arange(nk).view(1, -1)
+        i = torch.arange(nq, device=s.device).view(-1, 1)
+        j = torch.arange(nk, device=s.device).view(1, -1)
         s = s.masked_fill(j > i + nk - nq, -math.inf)
     lse = torch.logsumexp(s, dim=-1)
     p = torch.softmax(s, dim=-1).nan_to_num(0.0)  # rows with no key: 0

@@ -1,0 +1,257 @@
+"""GPU suite (run on the device): every kernel against the float64 oracle and the CPU reference,
+shapes, layouts, families, poisoned outputs, repeatability, CUDA graphs, torch.compile."""
+
+import math
+
+import pytest
+import torch
+
+import sageattention as sa
+from helpers import FAMILIES, cos_sim, finite, make_qkv, reference_attention, rel_l1
+
+pytestmark = pytest.mark.gpu
+ops = torch.ops.sageattention
+DEV = "cuda"
+
+
+def arch():
+    major, minor = torch.cuda.get_device_capability()
+    return major * 10 + minor
+
+
+# name -> (public function, P·V mode, kernel id for the op, needs)
+KERNELS = {
+    "sageattn": (sa.sageattn, None, None),
+    "fp8_mma": (sa.sageattn_qk_int8_pv_fp8_cuda, 3, 1),
+    "fp16_mma": (sa.sageattn_qk_int8_pv_fp16_cuda, 0, 1),
+    "fp16acc_mma": (lambda *a, **k: sa.sageattn_qk_int8_pv_fp16_cuda(*a, pv_accum_dtype="fp16+fp32", **k), 1, 1),
+    "fp8_sm90": (sa.sageattn_qk_int8_pv_fp8_cuda_sm90, 3, 2),
+}
+FP16_KERNELS = ("fp16_mma", "fp16acc_mma")
+LIMITS = {  # (rel-L1, cos) vs float64 per family, for FP8 and FP16 P·V
+    "fp8": {"normal": (0.045, 0.999), "k_bias": (0.045, 0.999), "outliers": (0.06, 0.998), "large": (0.07, 0.985)},
+    "fp16": {"normal": (0.014, 0.9999), "k_bias": (0.024, 0.9997), "outliers": (0.04, 0.999), "large": (0.04, 0.985)},
+}
+
+
+def run(name, *args, **kwargs):
+    fn, _, kernel = KERNELS[name]
+    if kernel == 2 and arch() != 90:
+        pytest.skip("the Hopper kernel needs sm_90")
+    if name in ("fp8_mma",) and arch() < 89:
+        pytest.skip("FP8 P·V needs sm_89+")
+    return fn(*args, **kwargs)
+
+
+@pytest.mark.parametrize("name", sorted(KERNELS))
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("d", [64, 128])
+@pytest.mark.parametrize("causal", [False, True])
+def test_accuracy_vs_float64(name, family, d, causal, gen):
+    if name == "fp16acc_mma" and family == "large":
+        pytest.skip("fp16 accumulation overflows by design with |V| near 65504")
+    q, k, v = make_qkv(family, 2, 4, 2, 1000, 1000, d, device=DEV, generator=gen)
+    ref, ref_lse = reference_attention(q, k, v, is_causal=causal)
+    o, lse = run(name, q, k, v, is_causal=causal, return_lse=True)
+    assert finite(o) and finite(lse)
+    max_l1, min_cos = LIMITS["fp16" if name in FP16_KERNELS else "fp8"][family]
+    assert rel_l1(o, ref) <= max_l1
+    assert cos_sim(o, ref) >= min_cos
+    assert (lse.double() - ref_lse).abs().max().item() <= 0.02 * (ref_lse.abs().max().item() + 1.0)
+
+
+@pytest.mark.parametrize("name", sorted(KERNELS))
+@pytest.mark.parametrize("nq,nk", [(1, 1), (3, 17), (17, 3), (113, 239), (239, 113), (1023, 1025), (1025, 1023),
+                                   (4224, 4224), (64, 9999)])
+@pytest.mark.parametrize("causal", [False, True])
+def test_odd_lengths(name, nq, nk, causal, gen):
+    q, k, v = make_qkv("normal", 1, 2, 1, nq, nk, 128, device=DEV, generator=gen)
+    ref, ref_lse = reference_attention(q, k, v, is_causal=causal)
+    o, lse = run(name, q, k, v, is_causal=causal, return_lse=True)
+    empty = torch.isinf(ref_lse)
+    assert torch.equal(empty, torch.isinf(lse)) and (o[empty.unsqueeze(-1).expand_as(o)] == 0).all()
+    if (~empty).any():
+        assert rel_l1(o, ref) <= (0.02 if name in FP16_KERNELS else 0.05)
+
+
+def test_long_sequence_32767(gen):
+    q, k, v = make_qkv("normal", 1, 1, 1, 32767, 32767, 128, device=DEV, generator=gen)
+    ref, _ = reference_attention(q, k, v, is_causal=True)
+    assert rel_l1(sa.sageattn(q, k, v, is_causal=True), ref) <= 0.045
+
+
+@pytest.mark.parametrize("name", ["sageattn", "fp8_mma", "fp16_mma"])
+@pytest.mark.parametrize("layout", ["HND", "NHD"])
+@pytest.mark.parametrize("ratio", [1, 4, 8])
+def test_layouts_and_gqa(name, layout, ratio, gen):
+    q, k, v = make_qkv("k_bias", 2, 8, 8 // ratio, 300, 500, 64, layout=layout, device=DEV, generator=gen)
+    ref, _ = reference_attention(q, k, v, layout=layout)
+    o = run(name, q, k, v, tensor_layout=layout)
+    assert rel_l1(o, ref) <= (0.03 if name in FP16_KERNELS else 0.05)
+    k_rep = k.repeat_interleave(ratio, dim=2 if layout == "NHD" else 1)
+    v_rep = v.repeat_interleave(ratio, dim=2 if layout == "NHD" else 1)
+    assert torch.equal(o, run(name, q, k_rep, v_rep, tensor_layout=layout))
+
+
+@pytest.mark.parametrize("name", ["sageattn", "fp8_mma", "fp16_mma"])
+def test_strided_views_of_fused_qkv(name, gen):
+    qkv = torch.randn(2, 777, 3, 8, 128, device=DEV, dtype=torch.bfloat16)
+    q, k, v = qkv.unbind(2)
+    o = run(name, q, k, v, tensor_layout="NHD")
+    o_ref = run(name, q.contiguous(), k.contiguous(), v.contiguous(), tensor_layout="NHD")
+    assert torch.equal(o, o_ref)
+
+
+@pytest.mark.parametrize("d", [32, 80, 96, 160, 256])
+def test_other_head_dims(d, gen):
+    q, k, v = make_qkv("normal", 1, 4, 4, 333, 333, d, device=DEV, generator=gen)
+    ref, _ = reference_attention(q, k, v)
+    assert rel_l1(sa.sageattn(q, k, v), ref) <= 0.05
+    assert rel_l1(sa.sageattn_qk_int8_pv_fp16_cuda(q, k, v), ref) <= 0.02
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_output_dtype(dtype, gen):
+    q, k, v = make_qkv("normal", 1, 2, 2, 256, 256, 128, dtype=dtype, device=DEV, generator=gen)
+    assert sa.sageattn(q, k, v).dtype == dtype
+
+
+@pytest.mark.parametrize("name", ["fp8_mma", "fp16_mma", "fp8_sm90"])
+@pytest.mark.parametrize("gran", ["per_block", "per_warp", "per_thread"])
+@pytest.mark.parametrize("causal", [False, True])
+def test_kernel_matches_cpu_reference(name, gran, causal, gen):
+    """Same quantized K/V, same Q quantization: the kernel and the C++ reference agree closely."""
+    fn, pv_mode, kernel = KERNELS[name]
+    if kernel == 2 and arch() != 90:
+        pytest.skip("needs sm_90")
+    g = {"per_block": 0, "per_warp": 1, "per_thread": 2}[gran]
+    q, k, v = make_qkv("k_bias", 1, 4, 2, 700, 900, 128, device=DEV, generator=gen)
+    k8, ks, km = ops.quant_k(k, None, 900, 0, g, True)
+    if pv_mode >= 2:
+        v8, vs, vm = ops.quant_v(v, None, 900, 0, True)
+        vargs = (v8, vs, vm, None)
+    else:
+        vargs = (None, None, None, v)
+    args = (None, None, 700, 900, 0, g, pv_mode, causal, 0.09, True, kernel)
+    o_gpu, lse_gpu = ops.attention(q, k8, ks, km, *vargs, *args)
+    cpu = lambda x: None if x is None else x.cpu()  # noqa: E731
+    o_cpu, lse_cpu = ops.attention(q.cpu(), k8.cpu(), ks.cpu(), km.cpu(), *(cpu(x) for x in vargs), *args)
+    # Differences come only from ex2.approx and accumulation order (and the P rounding flips they cause).
+    assert rel_l1(o_gpu, o_cpu) <= (0.002 if pv_mode < 2 else 0.01)
+    assert (lse_gpu.cpu() - lse_cpu).abs().max().item() <= 1e-3
+
+
+@pytest.mark.parametrize("gran", [0, 1, 2])
+@pytest.mark.parametrize("varlen", [False, True])
+def test_quantization_kernels_match_cpu(gran, varlen, gen):
+    k = (torch.randn(3, 777, 4, 128, generator=gen) * 2 + torch.randn(1, 1, 4, 128, generator=gen) * 5).to(torch.bfloat16)
+    if varlen:
+        k = k.reshape(-1, 4, 128)
+        cu = torch.tensor([0, 100, 101, 2331], dtype=torch.int32)
+        args = (cu, 2230, 1)
+    else:
+        args = (None, 777, 1)
+    k_gpu = k.to(DEV)
+    cu_gpu = None if args[0] is None else args[0].to(DEV)
+    k8g, ksg, kmg = ops.quant_k(k_gpu, cu_gpu, args[1], args[2], gran, True)
+    k8c, ksc, kmc = ops.quant_k(k, args[0], args[1], args[2], gran, True)
+    assert (k8g.cpu().int() - k8c.int()).abs().max() <= 1
+    assert ((k8g.cpu() != k8c).float().mean() < 1e-3)
+    assert torch.allclose(ksg.cpu(), ksc, rtol=1e-5, atol=0)
+    assert torch.allclose(kmg.cpu(), kmc, rtol=1e-5, atol=1e-6)
+    v8g, vsg, vmg = ops.quant_v(k_gpu, cu_gpu, args[1], args[2], True)
+    v8c, vsc, vmc = ops.quant_v(k, args[0], args[1], args[2], True)
+    assert torch.allclose(vsg.cpu(), vsc, rtol=1e-5, atol=0)
+    codes_g, codes_c = v8g.cpu().int(), v8c.int()
+    assert ((codes_g - codes_c).abs() <= 1).all()  # neighbouring e4m3 codes at most (mean rounding)
+    assert (codes_g != codes_c).float().mean() < 1e-3
+
+
+def test_poisoned_outputs_all_written_and_repeatable(gen):
+    q, k, v = make_qkv("normal", 3, 8, 8, 1111, 1111, 128, device=DEV, generator=gen)
+    results = []
+    for _ in range(2):
+        poison = torch.full((64 << 20,), float("nan"), device=DEV)  # the allocator hands these blocks out next
+        del poison
+        o, lse = sa.sageattn(q, k, v, return_lse=True)
+        assert finite(o) and finite(lse)
+        results.append((o.clone(), lse.clone()))
+    assert torch.equal(results[0][0], results[1][0]) and torch.equal(results[0][1], results[1][1])
+
+
+def test_many_waves(gen):
+    q, k, v = make_qkv("normal", 4, 64, 64, 512, 512, 64, device=DEV, generator=gen)
+    ref, _ = reference_attention(q, k, v)
+    assert rel_l1(sa.sageattn(q, k, v), ref) <= 0.045
+
+
+def test_more_than_2_31_elements(gen):
+    b, n, d = 16400, 1024, 128  # q has 2.15e9 elements
+    q = torch.randn(b, 1, n, d, device=DEV, dtype=torch.bfloat16)
+    k, v = torch.randn_like(q), torch.randn_like(q)
+    o = sa.sageattn(q, k, v)
+    for i in (0, b - 1):
+        ref, _ = reference_attention(q[i:i + 1], k[i:i + 1], v[i:i + 1])
+        assert rel_l1(o[i:i + 1], ref) <= 0.045
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_varlen_matches_dense_calls(causal, gen):
+    lens_q, lens_k = [1, 300, 77, 1024], [5, 300, 700, 1000]
+    seqs = [make_qkv("k_bias", 1, 8, 2, a, b, 128, device=DEV, generator=gen) for a, b in zip(lens_q, lens_k)]
+    pack = lambda i: torch.cat([s[i][0].transpose(0, 1) for s in seqs])  # noqa: E731
+    q, k, v = pack(0), pack(1), pack(2)
+    cu_q = torch.tensor([0, 1, 301, 378, 1402], dtype=torch.int32, device=DEV)
+    cu_k = torch.tensor([0, 5, 305, 1005, 2005], dtype=torch.int32, device=DEV)
+    o, lse = sa.sageattn_varlen(q, k, v, cu_q, cu_k, 1024, 1000, is_causal=causal, return_lse=True)
+    for i, (sq, sk, sv) in enumerate(seqs):
+        o_i, lse_i = sa.sageattn(sq, sk, sv, is_causal=causal, return_lse=True)
+        rows = slice(int(cu_q[i]), int(cu_q[i + 1]))
+        assert rel_l1(o[rows], o_i[0].transpose(0, 1)) <= 1e-3
+        assert (lse[:, rows] - lse_i[0]).abs().max() <= 1e-3
+
+
+def test_cuda_graph_capture_and_replay(gen):
+    q, k, v = make_qkv("normal", 2, 8, 8, 1024, 1024, 128, device=DEV, generator=gen)
+    sa.sageattn(q, k, v)  # warm-up outside capture
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.stream(stream), torch.cuda.graph(graph):
+        out = sa.sageattn(q, k, v, is_causal=True)
+    torch.cuda.current_stream().wait_stream(stream)
+    for _ in range(2):
+        q2, k2, v2 = make_qkv("k_bias", 2, 8, 8, 1024, 1024, 128, device=DEV, generator=gen)
+        q.copy_(q2), k.copy_(k2), v.copy_(v2)
+        graph.replay()
+        torch.cuda.synchronize()
+        assert torch.equal(out, sa.sageattn(q, k, v, is_causal=True))
+
+
+def test_torch_compile_fullgraph_gpu(gen):
+    q, k, v = make_qkv("normal", 1, 4, 4, 512, 512, 128, device=DEV, generator=gen)
+
+    @torch.compile(fullgraph=True)
+    def f(q, k, v):
+        return sa.sageattn(q * 1.0, k, v, is_causal=True).float().sum(-1)
+
+    assert torch.allclose(f(q, k, v), sa.sageattn(q, k, v, is_causal=True).float().sum(-1), rtol=1e-3, atol=1e-2)
+
+
+def test_empty_inputs_gpu():
+    for shape in [(0, 2, 16, 64), (1, 2, 0, 64)]:
+        q = torch.randn(shape, device=DEV, dtype=torch.float16)
+        o, lse = sa.sageattn(q, q, q, return_lse=True)
+        assert o.shape == q.shape and lse.shape == shape[:3]
+
+
+def test_transient_memory_below_budget(gen):
+    q, k, v = make_qkv("normal", 2, 16, 16, 4096, 4096, 128, device=DEV, generator=gen)
+    sa.sageattn(q, k, v)
+    torch.cuda.synchronize()
+    base = torch.cuda.memory_allocated()
+    torch.cuda.reset_peak_memory_stats()
+    o = sa.sageattn(q, k, v)
+    torch.cuda.synchronize()
+    extra = torch.cuda.max_memory_allocated() - base - o.numel() * o.element_size()
+    assert extra <= 0.4 * 3 * q.numel() * q.element_size()
