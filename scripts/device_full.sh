@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# One device call: build the release-style wheel for this machine (torch 2.11 / CUDA 13.0 / cp312,
+# sm_90a), install it into a fresh directory, run the GPU suite from the installed wheel, the
+# benchmark, and compute-sanitizer on a small suite. Logs and results under $OUT.
+set -uo pipefail
+OUT=${OUT:-/tmp/out}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1
+T0=$(date +%s)
+stamp() { echo "[$(( $(date +%s) - T0 ))s] $*" | tee -a "$OUT/steps.log"; }
+
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv | tee "$OUT/gpu.txt"
+stamp "build wheel"
+TORCH_CUDA_ARCH_LIST=90a MAX_JOBS=16 scripts/build_wheel.sh --out-dir /tmp/dist --no-repair \
+  --report "$OUT/wheel_report.json" > "$OUT/build.log" 2>&1 || { stamp "BUILD FAILED"; tail -50 "$OUT/build.log"; exit 1; }
+stamp "built: $(ls /tmp/dist)"
+rm -rf /tmp/site && python3 -m pip install -q --no-deps --no-index --target /tmp/site /tmp/dist/*.whl
+export PYTHONPATH=/tmp/site
+python3 -m sageattention | tee "$OUT/cli.txt"
+
+stamp "GPU tests"
+timeout ${TEST_TIMEOUT:-330} python3 -m pytest tests/python -q -x -p no:cacheprovider ${PYTEST_ARGS:--m gpu} \
+  --junitxml="$OUT/gpu_tests.xml" > "$OUT/gpu_tests.log" 2>&1
+stamp "tests rc=$? $(tail -1 "$OUT/gpu_tests.log")"
+grep -E "^(FAILED|ERROR)" "$OUT/gpu_tests.log" | head -30
+
+if [ -n "${BENCH_ARGS+x}" ] || [ "${RUN_BENCH:-1}" = 1 ]; then
+  stamp "benchmark"
+  timeout ${BENCH_TIMEOUT:-200} python3 -m sageattention.bench ${BENCH_ARGS:-} --json "$OUT/bench.json" \
+    --markdown "$OUT/bench.md" --plot "$OUT/bench.png" > "$OUT/bench.log" 2>&1
+  stamp "bench rc=$?"
+  tail -40 "$OUT/bench.log"
+fi
+
+if [ "${RUN_SANITIZER:-1}" = 1 ]; then
+  stamp "compute-sanitizer"
+  for tool in memcheck racecheck synccheck; do
+    timeout 60 compute-sanitizer --tool $tool --error-exitcode 9 python3 tests/python/sanitizer_suite.py \
+      > "$OUT/sanitizer_$tool.log" 2>&1
+    stamp "sanitizer $tool rc=$? $(grep -E 'ERROR SUMMARY' "$OUT/sanitizer_$tool.log" | tail -1)"
+  done
+fi
+stamp "done"
