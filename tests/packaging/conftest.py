@@ -1,100 +1,10 @@
-"""Shared helpers of the packaging checks: the bake file as resolved targets, the README sections."""
+"""Fixtures of the packaging checks (helpers in pkg_helpers.py)."""
 
 from __future__ import annotations
 
-import importlib.util
-import re
-import sys
-from pathlib import Path
-from typing import Any, Dict, List
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-BAKE_FILE = ROOT / "docker-bake.hcl"
-README = ROOT / "README.md"
-README_SECTIONS = ROOT / "docs" / "README_packaging_sections.md"
-WORKFLOW = ROOT / ".github" / "workflows" / "wheels.yml"
-DOCKERFILES = sorted(p for p in (ROOT / "docker").glob("Dockerfile.*") if p.suffix != ".dockerignore")
-
-# Named wheel targets: <platform>-pytorch<MAJOR><MINOR>-cu<CUDA digits>-python<MAJOR><MINOR>.
-TARGET_RE = re.compile(r"^(?P<platform>linux|windows)-pytorch(?P<torch>\d{2,3})-cu(?P<cuda>\d{3})-python(?P<py>\d{3,4})$")
-PLATFORM_TAG = {"linux": "manylinux_2_28_x86_64", "windows": "win_amd64"}
-
-
-def load_module(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def _unwrap(items: List[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
-    out: Dict[str, Dict[str, Any]] = {}
-    for item in items:
-        for name, body in item.items():
-            assert name not in out, f"{name} defined twice in docker-bake.hcl"
-            out[name] = {k: v for k, v in body.items() if not k.startswith("__")}
-    return out
-
-
-class Bake:
-    """docker-bake.hcl parsed by python-hcl2, with inherits and ${VAR} defaults resolved."""
-
-    def __init__(self, path: Path = BAKE_FILE):
-        import hcl2
-
-        opts = hcl2.SerializationOptions(strip_string_quotes=True, explicit_blocks=False, with_comments=False)
-        with path.open(encoding="utf-8") as f:
-            raw = hcl2.load(f, serialization_options=opts)
-        self.raw = raw
-        self.variables = {k: v.get("default") for k, v in _unwrap(raw.get("variable", [])).items()}
-        self.raw_targets = _unwrap(raw.get("target", []))
-        self.groups = {k: list(v.get("targets", [])) for k, v in _unwrap(raw.get("group", [])).items()}
-
-    def interpolate(self, value: Any) -> Any:
-        if isinstance(value, str):
-            def sub(m: re.Match) -> str:
-                name = m.group(1)
-                assert name in self.variables, f"undefined bake variable {name}"
-                return str(self.variables[name])
-            return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", sub, value)
-        if isinstance(value, list):
-            return [self.interpolate(v) for v in value]
-        if isinstance(value, dict):
-            return {k: self.interpolate(v) for k, v in value.items()}
-        return value
-
-    def target(self, name: str) -> Dict[str, Any]:
-        """A target with its parents merged in (args merge key by key; other keys: child wins)."""
-        body = self.raw_targets[name]
-        merged: Dict[str, Any] = {}
-        for parent in body.get("inherits", []):
-            parent_body = self.target(parent)
-            args = {**merged.get("args", {}), **parent_body.get("args", {})}
-            merged.update(parent_body)
-            merged["args"] = args
-        args = {**merged.get("args", {}), **body.get("args", {})}
-        merged.update({k: v for k, v in body.items() if k != "inherits"})
-        merged["args"] = args
-        merged["inherits"] = body.get("inherits", [])
-        return self.interpolate(merged)
-
-    def expand(self, name: str) -> List[str]:
-        """A group or target name -> the targets it builds."""
-        if name in self.groups:
-            out: List[str] = []
-            for member in self.groups[name]:
-                out += [t for t in self.expand(member) if t not in out]
-            return out
-        assert name in self.raw_targets, f"{name} is neither a target nor a group"
-        return [name]
-
-    @property
-    def named_targets(self) -> List[str]:
-        return [t for t in self.raw_targets if TARGET_RE.match(t)]
+from pkg_helpers import ROOT, Bake, load_module, readme_sections_path
 
 
 @pytest.fixture(scope="session")
@@ -111,12 +21,6 @@ def wheel_rules():
 def wheel_meta():
     return load_module("_sage_wheel_meta_for_tests", ROOT / "scripts" / "sage_wheel_meta.py")
 
-
-def readme_sections_path() -> Path:
-    """README.md once the packaging sections are pasted into it, else the sections file."""
-    if README.is_file() and "## Wheel naming" in README.read_text(encoding="utf-8"):
-        return README
-    return README_SECTIONS
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from packaging.utils import parse_wheel_filename
 
-from conftest import ROOT
+from pkg_helpers import ROOT
 
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
 HAVE_SKBUILD = importlib.util.find_spec("scikit_build_core") is not None

@@ -81,7 +81,7 @@ def test_bad_versions_raise_value_error(wheel_rules):
 def test_import_needs_no_torch():
     """The module imports with the standard library only (the build backend loads it)."""
     import ast
-    from conftest import ROOT
+    from pkg_helpers import ROOT
 
     tree = ast.parse((ROOT / "python" / "sageattention" / "_wheel_check.py").read_text(encoding="utf-8"))
     modules = set()

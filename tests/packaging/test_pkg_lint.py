@@ -9,7 +9,7 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import DOCKERFILES, ROOT, WORKFLOW
+from pkg_helpers import DOCKERFILES, ROOT, WORKFLOW
 
 SHELL_SCRIPTS = [ROOT / "scripts" / "build_wheel.sh", ROOT / "docker" / "run_wheel_tests.sh"]
 

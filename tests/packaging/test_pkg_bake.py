@@ -8,16 +8,8 @@ import re
 import pytest
 import yaml
 
-from conftest import DOCKERFILES, ROOT, TARGET_RE, WORKFLOW, readme_sections_path
+from pkg_helpers import DOCKERFILES, GROUPS, ROOT, TARGET_RE, WHEEL_TARGETS, WORKFLOW, readme_sections_path
 
-WHEEL_TARGETS = [
-    "linux-pytorch27-cu128-python312",
-    "linux-pytorch28-cu129-python312",
-    "linux-pytorch211-cu130-python312",
-    "windows-pytorch27-cu128-python312",
-    "windows-pytorch28-cu129-python312",
-]
-GROUPS = ["default", "linux", "windows", "pytorch27", "pytorch28", "all", "test-all"]
 
 
 def dockerfile_stages_and_args(path):

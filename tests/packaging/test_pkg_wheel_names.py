@@ -11,8 +11,7 @@ from packaging.tags import Tag
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import Version
 
-from conftest import PLATFORM_TAG, ROOT, TARGET_RE
-from test_bake import WHEEL_TARGETS
+from pkg_helpers import PLATFORM_TAG, ROOT, TARGET_RE, WHEEL_TARGETS
 
 
 def expected_wheel_name(bake, wheel_rules, wheel_meta, target: str) -> str:
