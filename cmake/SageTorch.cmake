@@ -34,7 +34,20 @@ if(NOT SAGE_TORCH_CUDA)
   set(CAFFE2_USE_CUDA OFF)
   set(USE_CUDA OFF)
 endif()
+# Torch's CMake config parses TORCH_CUDA_ARCH_LIST (dotted: "8.0;9.0a"; our CMake-style list would make
+# it fail) and appends its own -gencode flags to CMAKE_CUDA_FLAGS. The extension's CUDA code lives in
+# the kernel targets, which have their own arch list, so hand torch the dotted list and undo its
+# global flag changes afterwards.
+set(TORCH_CUDA_ARCH_LIST "")
+foreach(_a IN LISTS SAGE_CUDA_ARCH_LIST)
+  string(REGEX REPLACE "^([0-9]+)([0-9])([a-z]?)$" "\\1.\\2\\3" _dotted "${_a}")
+  list(APPEND TORCH_CUDA_ARCH_LIST ${_dotted})
+endforeach()
+set(_sage_saved_cuda_flags "${CMAKE_CUDA_FLAGS}")
+set(_sage_saved_cuda_archs "${CMAKE_CUDA_ARCHITECTURES}")
 find_package(Torch REQUIRED)
+set(CMAKE_CUDA_FLAGS "${_sage_saved_cuda_flags}")
+set(CMAKE_CUDA_ARCHITECTURES "${_sage_saved_cuda_archs}")
 
 add_library(sageattention_ops SHARED
   bindings/torch/tensor_views.cpp
