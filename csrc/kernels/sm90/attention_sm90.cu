@@ -1,0 +1,180 @@
+// Host entry points of the Hopper path: argument checks, TMA descriptors for K8 / V8, launch.
+#include <cuda.h>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+#include <cudaTypedefs.h>
+
+#include <cstdint>
+#include <mutex>
+
+#include "sageattention/constants.h"
+#include "sageattention/cuda_api.h"
+#include "sageattention/quant_layout.h"
+#include "kernels/sm90/kernel_traits.h"
+#include "kernels/sm90/launch_api.h"
+
+namespace sageattention::cuda {
+namespace {
+
+using sm90::KernelParams;
+using sm90::LaunchArgs;
+
+bool aligned(const void* p, int bytes) { return (reinterpret_cast<uintptr_t>(p) % bytes) == 0; }
+
+// cuTensorMapEncodeTiled through the runtime's driver entry point (no link-time libcuda needed),
+// looked up once.
+PFN_cuTensorMapEncodeTiled_v12000 encode_fn() {
+  static PFN_cuTensorMapEncodeTiled_v12000 fn = [] {
+    void* ptr = nullptr;
+    cudaDriverEntryPointQueryResult q{};
+    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &ptr, 12000, cudaEnableDefault, &q) !=
+            cudaSuccess ||
+        q != cudaDriverEntryPointSuccess) {
+      return static_cast<PFN_cuTensorMapEncodeTiled_v12000>(nullptr);
+    }
+    return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(ptr);
+  }();
+  return fn;
+}
+
+// SM count of the current device, cached per device ordinal.
+int num_sms_cached() {
+  constexpr int kMaxDevices = 64;
+  static int counts[kMaxDevices] = {};
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= kMaxDevices) return 132;
+  if (counts[dev] == 0) {
+    int n = 0;
+    cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev);
+    counts[dev] = n > 0 ? n : 132;
+  }
+  return counts[dev];
+}
+
+// 3-D map over a contiguous [outer, mid, inner] uint8 buffer, box [1, box_mid, box_inner].
+bool encode_3d(CUtensorMap* map, const void* base, uint64_t inner, uint64_t mid, uint64_t outer, uint32_t box_inner,
+               uint32_t box_mid, CUtensorMapSwizzle swizzle) {
+  auto fn = encode_fn();
+  if (fn == nullptr) return false;
+  const cuuint64_t dims[3] = {inner, mid, outer};
+  const cuuint64_t strides[2] = {inner, inner * mid};  // bytes, dims 1 and 2
+  const cuuint32_t box[3] = {box_inner, box_mid, 1};
+  const cuuint32_t elem_strides[3] = {1, 1, 1};
+  return fn(map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 3, const_cast<void*>(base), dims, strides, box, elem_strides,
+            CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+            CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
+
+// Raw Q [batch, tokens, heads, head_dim] with element strides, box of 128 rows x head_dim_padded
+// columns of one (batch, head); columns past head_dim and rows past seqlen are zero-filled.
+bool encode_q(CUtensorMap* map, const AttentionParams& p) {
+  auto fn = encode_fn();
+  if (fn == nullptr) return false;
+  const cuuint64_t dims[4] = {static_cast<cuuint64_t>(p.head_dim), static_cast<cuuint64_t>(p.seq_q.seqlen),
+                              static_cast<cuuint64_t>(p.heads_q), static_cast<cuuint64_t>(p.seq_q.batch)};
+  const cuuint64_t strides[3] = {static_cast<cuuint64_t>(p.q.token_stride) * 2,
+                                 static_cast<cuuint64_t>(p.q.head_stride) * 2,
+                                 static_cast<cuuint64_t>(p.q.batch_stride) * 2};
+  const cuuint32_t box[4] = {static_cast<cuuint32_t>(p.head_dim_padded), 128, 1, 1};
+  const cuuint32_t elem_strides[4] = {1, 1, 1, 1};
+  return fn(map, CU_TENSOR_MAP_DATA_TYPE_UINT16, 4, const_cast<void*>(p.q.ptr), dims, strides, box, elem_strides,
+            CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_NONE, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+            CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
+
+}  // namespace
+
+bool attention_sm90_supports(const AttentionParams& p, int sm_arch) {
+  if (sm_arch != 90) return false;
+  if (!is_fp8(p.pv_mode)) return false;  // FP16 P·V on Hopper: portable kernel for now
+  const int dp = p.head_dim_padded;
+  if (dp != 64 && dp != 128) return false;
+  if (p.head_dim <= 0 || p.head_dim > dp || p.head_dim % 8 != 0 || padded_head_dim(p.head_dim) != dp) return false;
+  if (p.heads_q <= 0 || p.heads_kv <= 0 || p.heads_q % p.heads_kv != 0) return false;
+  if (p.seq_q.varlen() != p.seq_k.varlen() || p.seq_q.batch != p.seq_k.batch) return false;
+  // 16-byte Q loads, 4-byte O stores, 16-byte aligned TMA bases.
+  if (!aligned(p.q.ptr, 16) || p.q.token_stride % 8 != 0 || p.q.head_stride % 8 != 0) return false;
+  if (!p.seq_q.varlen() && p.q.batch_stride % 8 != 0) return false;
+  if (!aligned(p.o.ptr, 4) || p.o.token_stride % 2 != 0 || p.o.head_stride % 2 != 0) return false;
+  if (!p.seq_q.varlen() && p.o.batch_stride % 2 != 0) return false;
+  if (!aligned(p.k8, 16) || !aligned(p.v8, 16)) return false;
+  if (p.seq_k.padded_tokens <= 0 || p.seq_k.padded_tokens % kTokenPad != 0) return false;
+  if (p.seq_k.padded_tokens > (int64_t{1} << 31) - kTokenPad) return false;  // TMA coordinates are int32
+  return true;
+}
+
+Status attention_sm90(const AttentionParams& p, void* stream) {
+  if (p.seq_q.batch == 0 || (!p.seq_q.varlen() && p.seq_q.seqlen == 0)) return Status::kSuccess;
+  if (p.k8 == nullptr || p.k_scale == nullptr || p.v8 == nullptr || p.v_scale == nullptr || p.q.ptr == nullptr ||
+      p.o.ptr == nullptr) {
+    return Status::kInvalidArgument;
+  }
+  if (!attention_sm90_supports(p, 90)) return Status::kNotSupported;
+
+  const int dp = p.head_dim_padded;
+  const bool varlen = p.seq_q.varlen();
+  const int64_t T = p.seq_k.padded_tokens;
+  const int64_t bk = varlen ? 1 : p.seq_q.batch;
+
+  LaunchArgs a{};
+  KernelParams& k = a.params;
+  k.q = p.q.ptr;
+  k.q_batch_stride = p.q.batch_stride;
+  k.q_token_stride = p.q.token_stride;
+  k.q_head_stride = p.q.head_stride;
+  k.o = p.o.ptr;
+  k.o_batch_stride = p.o.batch_stride;
+  k.o_token_stride = p.o.token_stride;
+  k.o_head_stride = p.o.head_stride;
+  k.lse = p.lse;
+  k.lse_batch_stride = p.lse_batch_stride;
+  k.lse_head_stride = p.lse_head_stride;
+  k.k_scale = p.k_scale;
+  k.k_mean = p.k_mean;
+  k.v_scale = p.v_scale;
+  k.v_mean = p.v_mean;
+  k.cu_seqlens_q = p.seq_q.cu_seqlens;
+  k.cu_seqlens_k = p.seq_k.cu_seqlens;
+  k.batch = p.seq_q.batch;
+  k.heads_q = p.heads_q;
+  k.heads_kv = p.heads_kv;
+  k.head_dim = p.head_dim;
+  k.seqlen_q = p.seq_q.seqlen;
+  k.seqlen_k = p.seq_k.seqlen;
+  k.k_padded_tokens = T;
+  k.k_groups_per_block = k_groups_per_block(p.qk_gran);
+  k.q_gran = static_cast<int>(p.qk_gran);
+  k.sm_scale = p.sm_scale;
+  k.sm_scale_log2 = p.sm_scale * kLog2e;
+  k.num_m_blocks = static_cast<int>(ceil_div(p.seq_q.seqlen, sm90::KernelTraits<64>::kBlockM));
+  const int64_t tiles = static_cast<int64_t>(k.num_m_blocks) * p.heads_q * p.seq_q.batch;
+  if (tiles > INT32_MAX) return Status::kNotSupported;
+  k.num_tiles = static_cast<int>(tiles);
+  if (k.num_tiles == 0) return Status::kSuccess;
+
+  // K8 [Bk*Hkv, T, Dp] and V8 [Bk*Hkv, Dp, T], one 128-key tile per box. Rows of K are Dp bytes
+  // (64B or 128B swizzle); rows of V^T are 128 tokens = 128 bytes.
+  const CUtensorMapSwizzle k_swizzle = dp == 128 ? CU_TENSOR_MAP_SWIZZLE_128B : CU_TENSOR_MAP_SWIZZLE_64B;
+  if (!encode_3d(&a.tma_k, p.k8, dp, T, bk * p.heads_kv, dp, 128, k_swizzle)) return Status::kCudaError;
+  if (!encode_3d(&a.tma_v, p.v8, T, dp, bk * p.heads_kv, 128, dp, CU_TENSOR_MAP_SWIZZLE_128B)) {
+    return Status::kCudaError;
+  }
+  // Dense Q is prefetched by TMA when its strides allow (16-byte multiples, checked above for 8
+  // elements; TMA also needs nonzero strides); otherwise consumers load it.
+  k.q_via_tma = !varlen && p.q.token_stride > 0 && p.q.head_stride > 0 && p.q.batch_stride > 0 &&
+                p.q.batch_stride % 8 == 0 && encode_q(&a.tma_q, p);
+  a.num_sms = num_sms_cached();
+  a.stream = static_cast<cudaStream_t>(stream);
+
+  const bool two_level = p.pv_mode == PVMode::kFp8Fp32Fp32;
+  const bool bf16 = p.dtype == DType::kBFloat16;
+  if (dp == 64) {
+    return bf16 ? sm90::launch_attention_dispatch<64, __nv_bfloat16>(a, p.causal, two_level)
+                : sm90::launch_attention_dispatch<64, __half>(a, p.causal, two_level);
+  }
+  return bf16 ? sm90::launch_attention_dispatch<128, __nv_bfloat16>(a, p.causal, two_level)
+              : sm90::launch_attention_dispatch<128, __half>(a, p.causal, two_level);
+}
+
+}  // namespace sageattention::cuda

@@ -1,0 +1,73 @@
+// Epilogue: O / l * v_scale + v_mean, cast, store; LSE in natural log.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cmath>
+#include <cstdint>
+
+#include "sageattention/constants.h"
+#include "kernels/sm90/kernel_params.h"
+#include "kernels/sm90/q_quant.h"
+#include "kernels/sm90/scheduler.h"
+#include "kernels/sm90/softmax.h"
+
+namespace sageattention::sm90 {
+
+template <typename T>
+__device__ __forceinline__ uint32_t pack2(float a, float b) {
+  if constexpr (std::is_same_v<T, __half>) {
+    const __half2 h = __floats2half2_rn(a, b);
+    return *reinterpret_cast<const uint32_t*>(&h);
+  } else {
+    const __nv_bfloat162 h = __floats2bfloat162_rn(a, b);
+    return *reinterpret_cast<const uint32_t*>(&h);
+  }
+}
+
+// row0: sequence row of this thread's first accumulator row (g); its second row is row0 + 8.
+template <typename T, int kHeadDim, int kO, int kN>
+__device__ __forceinline__ void epilogue_store(const KernelParams& p, const SeqInfo& seq, int b, int h, int row0,
+                                               const float (&o)[kO], const OnlineSoftmax<kN>& softmax,
+                                               const QuantizedQ& qq, const float* v_scale,
+                                               const float* v_mean) {
+  const int c = threadIdx.x % 4;
+  const int64_t o_base = (p.cu_seqlens_q != nullptr ? 0 : static_cast<int64_t>(b) * p.o_batch_stride) +
+                         static_cast<int64_t>(h) * p.o_head_stride;
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int row = row0 + 8 * r;
+    const float l = quad_sum(softmax.row_sum[r]);
+    if (row >= seq.lq) continue;
+    const float inv_l = l > 0.0f ? 1.0f / l : 0.0f;  // no visible key: O = 0
+    T* out = static_cast<T*>(p.o) + o_base + (seq.q_row0 + row) * p.o_token_stride;
+#pragma unroll
+    for (int k = 0; k < kO / 4; ++k) {
+      const int col = 8 * k + 2 * c;
+      if (col < p.head_dim) {
+        float y0 = o[4 * k + 2 * r] * inv_l * v_scale[col];
+        float y1 = o[4 * k + 2 * r + 1] * inv_l * v_scale[col + 1];
+        if (v_mean != nullptr && l > 0.0f) {  // rows with no visible key stay exactly 0
+          y0 += v_mean[col];
+          y1 += v_mean[col + 1];
+        }
+        *reinterpret_cast<uint32_t*>(out + col) = pack2<T>(y0, y1);
+      }
+    }
+    if (p.lse != nullptr && c == 0) {
+      float lse = -INFINITY;
+      if (l > 0.0f) {
+        // l = 448 * sum exp2(S - m): undo the FP8 offset, then add back q . k_mean of smoothing.
+        lse = (softmax.row_max[r] + __log2f(l) - kLog2Fp8Max) * kLn2 + p.sm_scale * qq.kmean_dot[r];
+      }
+      const int64_t idx = p.cu_seqlens_q != nullptr
+                              ? static_cast<int64_t>(h) * p.lse_head_stride + seq.q_row0 + row
+                              : static_cast<int64_t>(b) * p.lse_batch_stride +
+                                    static_cast<int64_t>(h) * p.lse_head_stride + row;
+      p.lse[idx] = lse;
+    }
+  }
+}
+
+}  // namespace sageattention::sm90

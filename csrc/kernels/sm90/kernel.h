@@ -1,0 +1,125 @@
+// The Hopper attention kernel: warp-specialised (1 producer warpgroup, 2 consumer warpgroups),
+// persistent over work tiles of 128 query rows x one (sequence, head).
+#pragma once
+
+#include <cuda.h>
+
+#include <cstdint>
+
+#include "kernels/sm90/epilogue.h"
+#include "kernels/sm90/kernel_params.h"
+#include "kernels/sm90/kernel_traits.h"
+#include "kernels/sm90/mainloop.h"
+#include "kernels/sm90/pipeline.h"
+#include "kernels/sm90/ptx.h"
+#include "kernels/sm90/q_quant.h"
+#include "kernels/sm90/scheduler.h"
+
+namespace sageattention::sm90 {
+
+template <class Tr, typename T, bool kCausal, bool kTwoLevel>
+__global__ void __launch_bounds__(Tr::kThreads, 1)
+    attention_kernel(const __grid_constant__ KernelParams p, const __grid_constant__ CUtensorMap tma_q,
+                     const __grid_constant__ CUtensorMap tma_k, const __grid_constant__ CUtensorMap tma_v) {
+  extern __shared__ uint8_t smem_raw[];
+  auto& smem = *reinterpret_cast<SharedStorage<Tr>*>(
+      (reinterpret_cast<uintptr_t>(smem_raw) + 1023) & ~static_cast<uintptr_t>(1023));
+  const int wg = threadIdx.x / 128;
+
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < Tr::kStages; ++s) {
+      mbar_init(&smem.k_full[s], 1);
+      mbar_init(&smem.v_full[s], 1);
+      mbar_init(&smem.kv_empty[s], Tr::kConsumerWarpgroups * 4);  // one arrive per consumer warp
+    }
+    mbar_init(&smem.q_full, 1);
+    mbar_init(&smem.q_empty, Tr::kConsumerWarpgroups * 4);
+    fence_barrier_init();
+    tma_prefetch_descriptor(&tma_q);
+    tma_prefetch_descriptor(&tma_k);
+    tma_prefetch_descriptor(&tma_v);
+  }
+  __syncthreads();
+
+  if (wg == 0) {
+    setmaxnreg_dec<Tr::kProducerRegs>();
+    if (threadIdx.x == 0) producer_loop<Tr, kCausal>(p, &tma_q, &tma_k, &tma_v, smem);
+    return;
+  }
+  setmaxnreg_inc<Tr::kConsumerRegs>();
+
+  using Mainloop = ConsumerMainloop<Tr, kCausal, kTwoLevel>;
+  const int cw = wg - 1;  // consumer warpgroup index
+  const int tid = threadIdx.x % 128;
+  const int warp = tid / 32, lane = tid % 32, g = lane / 4, c = lane % 4;
+  const uint32_t q8_addr = smem_addr(smem.q8 + cw * Tr::kRowsPerWarpgroup * Tr::kHeadDim);
+  PipelineState<Tr::kStages> read;
+  PipelineState<1> q_read;
+  int tile_iter = 0;
+  // Warpgroup 0 takes the first tensor-core turn.
+  if (cw == 1) named_barrier_arrive(static_cast<int>(NamedBarrier::kMmaTurnWg0), 256);
+
+  for (int tile = blockIdx.x; tile < p.num_tiles; tile += gridDim.x) {
+    const TileCoord tc = TileScheduler<kCausal>::coord(p, tile);
+    const SeqInfo seq(p, tc.batch, tc.head);
+    const int m0 = tc.m_block * Tr::kBlockM;
+    if (m0 >= seq.lq) continue;
+    const int n_tiles = seq.template num_kv_tiles<kCausal, Tr::kBlockM, Tr::kBlockN>(m0);
+    const int row_base = m0 + cw * Tr::kRowsPerWarpgroup;
+
+    const int64_t vec_base = (static_cast<int64_t>(tc.batch) * p.heads_kv + seq.kv_head) * Tr::kHeadDim;
+    // V scale/mean of this tile: loaded now, staged in shared memory after the first key tile (the
+    // load latency hides behind Q quantization and the prologue), read by the epilogue.
+    const float vs_loaded = p.v_scale[vec_base + tid % Tr::kHeadDim];
+    const float vm_loaded = p.v_mean != nullptr ? p.v_mean[vec_base + tid % Tr::kHeadDim] : 0.0f;
+    float* vs_stage = smem.v_scale[tile_iter & 1][cw];
+    float* vm_stage = smem.v_mean[tile_iter & 1][cw];
+    auto stage_v_vectors = [&] {
+      if (tid < Tr::kHeadDim) {
+        vs_stage[tid] = vs_loaded;
+        vm_stage[tid] = vm_loaded;
+      }
+    };
+    const float* k_mean = (p.k_mean != nullptr && p.lse != nullptr) ? p.k_mean + vec_base : nullptr;
+    const T* q_rows;
+    int64_t q_row_stride;
+    if (p.q_via_tma) {
+      mbar_wait(&smem.q_full, q_read.phase);
+      q_read.advance();
+      q_rows = reinterpret_cast<const T*>(smem.q_raw) + cw * Tr::kRowsPerWarpgroup * Tr::kHeadDim;
+      q_row_stride = Tr::kHeadDim;
+    } else {
+      q_rows = static_cast<const T*>(p.q) +
+               (p.cu_seqlens_q != nullptr ? 0 : static_cast<int64_t>(tc.batch) * p.q_batch_stride) +
+               (seq.q_row0 + row_base) * p.q_token_stride + static_cast<int64_t>(tc.head) * p.q_head_stride;
+      q_row_stride = p.q_token_stride;
+    }
+    const QuantizedQ qq = quantize_q_tile<T, Tr::kHeadDim>(
+        q_rows, q_row_stride, p.head_dim, seq.lq - row_base, p.q_via_tma ? &smem.q_empty : nullptr,
+        smem.q8 + cw * Tr::kRowsPerWarpgroup * Tr::kHeadDim, k_mean, p.q_gran, p.sm_scale_log2, smem.block_amax, cw,
+        tile_iter & 1);
+
+    const float* ks_ptr = p.k_scale + seq.k_scale_base + (p.k_groups_per_block == 4 ? c : 0);
+    const int G = p.k_groups_per_block;
+    auto k_scale_of = [&](int j) { return make_float2(ks_ptr[(2 * j) * G], ks_ptr[(2 * j + 1) * G]); };
+    const int diag = m0 + seq.lk - seq.lq;  // last key the tile's first row sees (causal)
+    auto needs_mask = [&](int j) {
+      const int last_key = (j + 1) * Tr::kBlockN - 1;
+      return last_key >= seq.lk || (kCausal && last_key > diag);
+    };
+
+    float o[Tr::kOAccRegs];
+    OnlineSoftmax<Tr::kSAccRegs> softmax;
+    const int row0 = row_base + warp * 16 + g;
+    Mainloop::run(smem, read, n_tiles, q8_addr, qq.scale_log2, k_scale_of, needs_mask, 2 * c, row0, seq.lq,
+                  seq.lk, cw, o, softmax, stage_v_vectors);
+    if (n_tiles == 0) stage_v_vectors();
+    // The staged V vectors were written by other threads of this warpgroup.
+    named_barrier_sync(static_cast<int>(NamedBarrier::kEpilogueWg0) + cw, 128);
+    epilogue_store<T, Tr::kHeadDim>(p, seq, tc.batch, tc.head, row0, o, softmax, qq, vs_stage,
+                                    p.v_mean != nullptr ? vm_stage : nullptr);
+    ++tile_iter;
+  }
+}
+
+}  // namespace sageattention::sm90

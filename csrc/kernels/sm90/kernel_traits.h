@@ -1,0 +1,63 @@
+// Tile table of the Hopper kernel and the shared-memory plan that follows from it.
+#pragma once
+
+#include <cstdint>
+
+namespace sageattention::sm90 {
+
+template <int kHeadDim_>
+struct KernelTraits {
+  static constexpr int kHeadDim = kHeadDim_;
+  // Two consumer warpgroups of 64 query rows each (the wgmma M): 128 rows share every K/V tile,
+  // halving K/V shared-memory traffic per score versus one warpgroup.
+  static constexpr int kConsumerWarpgroups = 2;
+  static constexpr int kRowsPerWarpgroup = 64;
+  static constexpr int kBlockM = kConsumerWarpgroups * kRowsPerWarpgroup;
+  // 128 keys per tile: the S accumulator is 64 regs/thread, the largest that leaves room for the
+  // O accumulator, the fresh P·V accumulator (fp32+fp32) and the next tile's S (overlap).
+  // It is also one 128-byte row of FP8 V (V is [D, tokens]), the TMA 128B-swizzle width.
+  static constexpr int kBlockN = 128;
+  // K/V ring depth: 2 x 16 KB per stage (D=128), 2 x 8 KB (D=64).
+#ifdef SAGE_SM90_STAGES
+  static constexpr int kStages = SAGE_SM90_STAGES;
+#else
+  static constexpr int kStages = kHeadDim == 64 ? 4 : 3;
+#endif
+  static constexpr int kThreads = 128 * (1 + kConsumerWarpgroups);
+  // Register split (setmaxnreg): 24 x 128 + 240 x 256 = 64512 <= 65536.
+  static constexpr int kProducerRegs = 24;
+  static constexpr int kConsumerRegs = 240;
+
+  // Swizzle width of K-major int8 tiles (Q8, K): one row of head_dim bytes.
+  static constexpr int kQKSwizzle = kHeadDim;  // 64 or 128
+  static constexpr int kVSwizzle = 128;         // kBlockN fp8 bytes per row of V^T
+
+  static constexpr int kQ8Bytes = kBlockM * kHeadDim;
+  static constexpr int kQRawBytes = kBlockM * kHeadDim * 2;  // fp16/bf16 tile loaded by TMA
+  static constexpr int kKTileBytes = kBlockN * kHeadDim;
+  static constexpr int kVTileBytes = kHeadDim * kBlockN;
+
+  static constexpr int kSAccRegs = kBlockN / 2;   // m64 x n128 fp32/s32 accumulator per thread
+  static constexpr int kOAccRegs = kHeadDim / 2;  // m64 x nD
+};
+
+// Shared memory: swizzled tiles must sit on 1024-byte boundaries (the 128B swizzle period).
+template <class Traits>
+struct alignas(1024) SharedStorage {
+  alignas(1024) int8_t q8[Traits::kQ8Bytes];
+  // Raw Q of the next work tile, prefetched by the producer while the current one runs.
+  alignas(1024) uint8_t q_raw[Traits::kQRawBytes];
+  alignas(1024) int8_t k[Traits::kStages][Traits::kKTileBytes];
+  alignas(1024) uint8_t v[Traits::kStages][Traits::kVTileBytes];
+  uint64_t k_full[Traits::kStages];
+  uint64_t v_full[Traits::kStages];
+  uint64_t kv_empty[Traits::kStages];
+  uint64_t q_full;
+  uint64_t q_empty;
+  // V scale / mean of the current tile, staged per consumer warpgroup, double-buffered by tile parity.
+  float v_scale[2][Traits::kConsumerWarpgroups][Traits::kHeadDim];
+  float v_mean[2][Traits::kConsumerWarpgroups][Traits::kHeadDim];
+  float block_amax[2 * Traits::kConsumerWarpgroups * 4];  // per-block Q groups: one slot per consumer warp
+};
+
+}  // namespace sageattention::sm90

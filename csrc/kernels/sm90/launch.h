@@ -1,0 +1,36 @@
+// Host side of one kernel instantiation: shared-memory attribute (set once), grid, launch.
+#pragma once
+
+#include <cuda.h>
+#include <cuda_runtime.h>
+
+#include "sageattention/types.h"
+#include "kernels/sm90/kernel.h"
+#include "kernels/sm90/launch_api.h"
+
+namespace sageattention::sm90 {
+
+template <int kHeadDim, typename T, bool kCausal, bool kTwoLevel>
+Status launch_attention(const LaunchArgs& a) {
+  using Tr = KernelTraits<kHeadDim>;
+  auto kernel = attention_kernel<Tr, T, kCausal, kTwoLevel>;
+  constexpr int kSmemBytes = static_cast<int>(sizeof(SharedStorage<Tr>)) + 1024;  // + alignment slack
+  // Function attributes are per process: set once, on first use (no per-call driver traffic).
+  static const cudaError_t attr_status =
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes);
+  if (attr_status != cudaSuccess) return Status::kCudaError;
+  const int grid = a.params.num_tiles < a.num_sms ? a.params.num_tiles : a.num_sms;
+  if (grid <= 0) return Status::kSuccess;
+  kernel<<<grid, Tr::kThreads, kSmemBytes, a.stream>>>(a.params, a.tma_q, a.tma_k, a.tma_v);
+  return cudaGetLastError() == cudaSuccess ? Status::kSuccess : Status::kCudaError;
+}
+
+template <int kHeadDim, typename T>
+Status launch_attention_dispatch(const LaunchArgs& a, bool causal, bool two_level) {
+  if (causal) {
+    return two_level ? launch_attention<kHeadDim, T, true, true>(a) : launch_attention<kHeadDim, T, true, false>(a);
+  }
+  return two_level ? launch_attention<kHeadDim, T, false, true>(a) : launch_attention<kHeadDim, T, false, false>(a);
+}
+
+}  // namespace sageattention::sm90

@@ -1,0 +1,26 @@
+// What the host entry point (attention_sm90.cu) sees of the kernel instantiations: the launch
+// arguments and one dispatch function per (head dim, dtype), defined in attention_sm90_d*_*.cu so
+// the kernels compile in parallel and the entry point compiles no device code.
+#pragma once
+
+#include <cuda.h>
+#include <cuda_runtime.h>
+
+#include "sageattention/types.h"
+#include "kernels/sm90/kernel_params.h"
+
+namespace sageattention::sm90 {
+
+struct LaunchArgs {
+  KernelParams params;
+  CUtensorMap tma_q;
+  CUtensorMap tma_k;
+  CUtensorMap tma_v;
+  int num_sms;
+  cudaStream_t stream;
+};
+
+template <int kHeadDim, typename T>
+Status launch_attention_dispatch(const LaunchArgs& a, bool causal, bool two_level);
+
+}  // namespace sageattention::sm90

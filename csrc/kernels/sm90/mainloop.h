@@ -1,0 +1,228 @@
+// Producer (TMA of K/V tiles through the ring) and consumer (QK wgmma, softmax, P·V wgmma) loops.
+#pragma once
+
+#include <cstdint>
+#include <type_traits>
+
+#include "sageattention/constants.h"
+#include "kernels/sm90/kernel_params.h"
+#include "kernels/sm90/kernel_traits.h"
+#include "kernels/sm90/pipeline.h"
+#include "kernels/sm90/ptx.h"
+#include "kernels/sm90/scheduler.h"
+#include "kernels/sm90/softmax.h"
+#include "kernels/sm90/wgmma_ops.h"
+
+namespace sageattention::sm90 {
+
+// ---------------------------------------------------------------------------------------------
+// Producer: one thread streams the K and V tiles of each work tile into the ring.
+// ---------------------------------------------------------------------------------------------
+template <class Tr, bool kCausal>
+__device__ __forceinline__ void producer_loop(const KernelParams& p, const void* tma_q, const void* tma_k,
+                                              const void* tma_v, SharedStorage<Tr>& smem) {
+  PipelineState<Tr::kStages> write;
+  PipelineState<1> q_write;
+  for (int tile = blockIdx.x; tile < p.num_tiles; tile += gridDim.x) {
+    const TileCoord tc = TileScheduler<kCausal>::coord(p, tile);
+    const SeqInfo seq(p, tc.batch, tc.head);
+    const int m0 = tc.m_block * Tr::kBlockM;
+    if (m0 >= seq.lq) continue;
+    const int n_tiles = seq.template num_kv_tiles<kCausal, Tr::kBlockM, Tr::kBlockN>(m0);
+    // Raw Q rows [m0, m0 + 128) of this (sequence, head); rows past the tensor are zero-filled,
+    // rows of the next varlen sequence are ignored by the consumers.
+    if (p.q_via_tma) {
+      mbar_wait(&smem.q_empty, q_write.phase ^ 1u);
+      mbar_arrive_expect_tx(&smem.q_full, Tr::kQRawBytes);
+      tma_load_4d(smem.q_raw, tma_q, &smem.q_full, 0, m0, tc.head, tc.batch);
+      q_write.advance();
+    }
+    for (int j = 0; j < n_tiles; ++j) {
+      // Wait until both consumer warpgroups finished reading this slot (first lap passes at once).
+      mbar_wait(&smem.kv_empty[write.index], write.phase ^ 1u);
+      const int token = static_cast<int>(seq.k_tok0) + j * Tr::kBlockN;
+      mbar_arrive_expect_tx(&smem.k_full[write.index], Tr::kKTileBytes);
+      tma_load_3d(smem.k[write.index], tma_k, &smem.k_full[write.index], 0, token, seq.kv_slice);
+      mbar_arrive_expect_tx(&smem.v_full[write.index], Tr::kVTileBytes);
+      tma_load_3d(smem.v[write.index], tma_v, &smem.v_full[write.index], token, 0, seq.kv_slice);
+      write.advance();
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Consumer: one warpgroup, 64 query rows, all key tiles of a work tile.
+// Software pipeline (intra-warpgroup overlap): the QK wgmma of tile j and the P·V wgmma of tile
+// j-1 are in flight while this warpgroup runs the softmax of tile j.
+// ---------------------------------------------------------------------------------------------
+template <class Tr, bool kCausal, bool kTwoLevel>
+struct ConsumerMainloop {
+  static constexpr int kN = Tr::kSAccRegs;    // 64
+  static constexpr int kO = Tr::kOAccRegs;    // 32 or 64
+  static constexpr int kPVSteps = Tr::kBlockN / 32;
+  static constexpr int kQKSteps = Tr::kHeadDim / 32;
+
+  __device__ __forceinline__ static void issue_qk(int32_t (&acc)[kN], uint32_t q8_addr, uint32_t k_addr) {
+#pragma unroll
+    for (int ks = 0; ks < kQKSteps; ++ks) {
+      wgmma_s8_ss_n128(acc, make_smem_desc(q8_addr + 32 * ks, Tr::kQKSwizzle),
+                       make_smem_desc(k_addr + 32 * ks, Tr::kQKSwizzle), ks > 0);
+    }
+  }
+  __device__ __forceinline__ static void issue_pv(float (&o)[kO], const uint32_t (&a)[kPVSteps][4], uint32_t v_addr,
+                                                  bool accumulate_first) {
+#pragma unroll
+    for (int ks = 0; ks < kPVSteps; ++ks) {
+      const uint64_t desc = make_smem_desc(v_addr + 32 * ks, Tr::kVSwizzle);
+      if constexpr (kO == 64) {
+        wgmma_e4m3_rs_n128(o, a[ks], desc, (ks > 0 || accumulate_first) ? 1 : 0);
+      } else {
+        wgmma_e4m3_rs_n64(o, a[ks], desc, (ks > 0 || accumulate_first) ? 1 : 0);
+      }
+    }
+  }
+
+  // Runs the key loop for one work tile. o/softmax hold the result for the epilogue.
+  template <class KScaleFn, class MaskFn, class PrologueFn>
+  __device__ __forceinline__ static void run(SharedStorage<Tr>& smem, PipelineState<Tr::kStages>& read, int n_tiles,
+                                             uint32_t q8_addr, float q_scale, KScaleFn&& k_scale_of,
+                                             MaskFn&& tile_needs_mask, const int key_col_base, const int row0,
+                                             int lq, int lk, int cw, float (&o)[kO], OnlineSoftmax<kN>& softmax,
+                                             PrologueFn&& after_prologue) {
+#pragma unroll
+    for (int i = 0; i < kO; ++i) o[i] = 0.0f;
+    softmax.init();
+    if (n_tiles == 0) return;
+    const int lane = threadIdx.x % 32;
+    auto wait_my_turn = [&] { named_barrier_sync(static_cast<int>(NamedBarrier::kMmaTurnWg0) + cw, 256); };
+    auto pass_turn = [&] { named_barrier_arrive(static_cast<int>(NamedBarrier::kMmaTurnWg0) + (1 - cw), 256); };
+
+    int32_t acc[kN];
+    float pf[kN];
+    uint32_t pa[kPVSteps][4];
+    float alpha[2];
+
+    // K scales are loaded before the tile's barrier wait so their latency hides behind it.
+    auto softmax_tile = [&](int j, float2 ks, auto mask_tag) {
+      constexpr bool kMask = decltype(mask_tag)::value;
+      const float scale[2] = {q_scale * ks.x, q_scale * ks.y};
+      // Last visible key of each of the thread's two rows, relative to this thread's first column
+      // of the tile: register i holds column 8 (i / 4) + (i % 2) past it.
+      int limit[2] = {0, 0};
+      if constexpr (kMask) {
+        const int key0 = j * Tr::kBlockN + key_col_base;
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+          int last = lk - 1;
+          if (kCausal) last = min(last, row0 + 8 * r + lk - lq);
+          limit[r] = last - key0;
+        }
+      }
+      auto visible = [&](int i) { return 8 * (i / 4) + (i % 2) <= limit[(i / 2) % 2]; };
+      softmax.template step<kMask>(acc, pf, scale, visible, alpha);
+    };
+
+    // Prologue: S(0), softmax(0). Nothing is in flight, so the mask branch costs nothing here.
+    PipelineState<Tr::kStages> pv_read = read;  // slot of the tile whose P·V is pending
+    // K scales of tile j + 1 are loaded during tile j (their global latency stays off the path).
+    float2 ks = k_scale_of(0);
+    float2 ks_next = k_scale_of(n_tiles > 1 ? 1 : 0);
+    mbar_wait(&smem.k_full[read.index], read.phase);
+    wait_my_turn();
+    wgmma_fence();
+    issue_qk(acc, q8_addr, smem_addr(smem.k[read.index]));
+    wgmma_commit();
+    pass_turn();
+    wgmma_wait<0>();
+    reg_fence(acc);
+    if (tile_needs_mask(0)) {
+      softmax_tile(0, ks, std::true_type{});
+    } else {
+      softmax_tile(0, ks, std::false_type{});
+    }
+    pack_p_fp8(pf, pa);
+    read.advance();
+    after_prologue();
+
+    float o_fresh[kTwoLevel ? kO : 1];
+    // One key tile with QK(j) and P·V(j-1) in flight around softmax(j). Masked tiles are always the
+    // last ones (sequence end, causal diagonal), so the loop is split in an unmasked and a masked
+    // run: a data-dependent branch inside the body would make ptxas serialise the wgmmas (C7520).
+    auto iteration = [&](int j, auto mask_tag) {
+      ks = ks_next;
+      ks_next = k_scale_of(j + 1 < n_tiles ? j + 1 : j);
+      mbar_wait(&smem.k_full[read.index], read.phase);
+      mbar_wait(&smem.v_full[pv_read.index], pv_read.phase);
+      if constexpr (!kTwoLevel) {
+#pragma unroll
+        for (int i = 0; i < kO; ++i) o[i] *= alpha[(i / 2) % 2];
+      }
+      reg_fence(pa);
+      reg_fence(o);
+#ifndef SAGE_SM90_NO_PINGPONG
+      wait_my_turn();
+#endif
+      wgmma_fence();
+      issue_qk(acc, q8_addr, smem_addr(smem.k[read.index]));
+      wgmma_commit();
+      if constexpr (kTwoLevel) {
+        issue_pv(o_fresh, pa, smem_addr(smem.v[pv_read.index]), false);
+      } else {
+        issue_pv(o, pa, smem_addr(smem.v[pv_read.index]), true);
+      }
+      wgmma_commit();
+#ifndef SAGE_SM90_NO_PINGPONG
+      pass_turn();
+#endif
+      [[maybe_unused]] const float alpha_prev[2] = {alpha[0], alpha[1]};
+      wgmma_wait<1>();  // S(j) ready; P·V(j-1) may still run
+      reg_fence(acc);
+      softmax_tile(j, ks, mask_tag);
+      wgmma_wait<0>();  // P·V(j-1) done: its slot and the P registers are free
+      if constexpr (kTwoLevel) {
+        reg_fence(o_fresh);
+#pragma unroll
+        for (int i = 0; i < kO; ++i) o[i] = fmaf(o[i], alpha_prev[(i / 2) % 2], o_fresh[i]);
+      } else {
+        reg_fence(o);
+      }
+      if (lane == 0) mbar_arrive(&smem.kv_empty[pv_read.index]);
+      pv_read.advance();
+      pack_p_fp8(pf, pa);
+      read.advance();
+    };
+    int first_masked = 1;
+    while (first_masked < n_tiles && !tile_needs_mask(first_masked)) ++first_masked;
+    for (int j = 1; j < first_masked; ++j) iteration(j, std::false_type{});
+    for (int j = first_masked; j < n_tiles; ++j) iteration(j, std::true_type{});
+
+    // Tail: P·V of the last tile.
+    mbar_wait(&smem.v_full[pv_read.index], pv_read.phase);
+    if constexpr (!kTwoLevel) {
+#pragma unroll
+      for (int i = 0; i < kO; ++i) o[i] *= alpha[(i / 2) % 2];
+    }
+    reg_fence(pa);
+    reg_fence(o);
+    wait_my_turn();
+    wgmma_fence();
+    if constexpr (kTwoLevel) {
+      issue_pv(o_fresh, pa, smem_addr(smem.v[pv_read.index]), false);
+    } else {
+      issue_pv(o, pa, smem_addr(smem.v[pv_read.index]), true);
+    }
+    wgmma_commit();
+    pass_turn();
+    wgmma_wait<0>();
+    if constexpr (kTwoLevel) {
+      reg_fence(o_fresh);
+#pragma unroll
+      for (int i = 0; i < kO; ++i) o[i] = fmaf(o[i], alpha[(i / 2) % 2], o_fresh[i]);
+    } else {
+      reg_fence(o);
+    }
+    if (lane == 0) mbar_arrive(&smem.kv_empty[pv_read.index]);
+  }
+};
+
+}  // namespace sageattention::sm90

@@ -1,0 +1,36 @@
+// Pipeline bookkeeping: ring position + phase as one object, and the named-barrier IDs.
+#pragma once
+
+#include <cstdint>
+
+namespace sageattention::sm90 {
+
+// Position in a ring of kStages mbarrier-guarded buffers. `phase` is the parity of the current lap;
+// advancing past the last stage flips it, so no call site toggles parity by hand.
+template <int kStages>
+struct PipelineState {
+  int index = 0;
+  uint32_t phase = 0;
+  __device__ __forceinline__ void advance() {
+    if (++index == kStages) {
+      index = 0;
+      phase ^= 1u;
+    }
+  }
+};
+
+// Hardware named barriers (0 is __syncthreads).
+enum class NamedBarrier : int {
+  kQ8ReadyWg0 = 1,  // a consumer warpgroup wrote its Q8 rows; its wgmma may read them
+  kQ8ReadyWg1 = 2,
+  kBlockAmax = 3,   // per-block Q groups: both consumer warpgroups exchanged their warp amax
+  // Ping-pong of the consumer warpgroups on the tensor cores: warpgroup i waits on kMmaTurnWg0 + i
+  // before issuing its wgmmas and then signals the other's, so one warpgroup's GEMMs run while the
+  // other does its softmax.
+  kMmaTurnWg0 = 4,
+  kMmaTurnWg1 = 5,
+  kEpilogueWg0 = 6,  // a consumer warpgroup staged its V scale/mean vectors for the epilogue
+  kEpilogueWg1 = 7,
+};
+
+}  // namespace sageattention::sm90
