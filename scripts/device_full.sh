@@ -23,7 +23,7 @@ export PYTHONPATH=/tmp/site
 python3 -m sageattention | tee "$OUT/cli.txt"
 
 stamp "GPU tests"
-timeout ${TEST_TIMEOUT:-330} python3 -m pytest tests/python -q -x -p no:cacheprovider ${PYTEST_ARGS:--m gpu} \
+timeout ${TEST_TIMEOUT:-330} python3 -m pytest tests/python -q -p no:cacheprovider ${PYTEST_ARGS:--m gpu} \
   --junitxml="$OUT/gpu_tests.xml" > "$OUT/gpu_tests.log" 2>&1
 stamp "tests rc=$? $(tail -1 "$OUT/gpu_tests.log")"
 grep -E "^(FAILED|ERROR)" "$OUT/gpu_tests.log" | head -30
@@ -38,8 +38,8 @@ fi
 
 if [ "${RUN_SANITIZER:-1}" = 1 ]; then
   stamp "compute-sanitizer"
-  for tool in memcheck racecheck synccheck; do
-    timeout 60 compute-sanitizer --tool $tool --error-exitcode 9 python3 tests/python/sanitizer_suite.py \
+  for tool in ${SANITIZER_TOOLS:-memcheck racecheck synccheck}; do
+    timeout ${SANITIZER_TIMEOUT:-60} compute-sanitizer --tool $tool --error-exitcode 9 python3 tests/python/sanitizer_suite.py \
       > "$OUT/sanitizer_$tool.log" 2>&1
     stamp "sanitizer $tool rc=$? $(grep -E 'ERROR SUMMARY' "$OUT/sanitizer_$tool.log" | tail -1)"
   done

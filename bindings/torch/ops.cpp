@@ -2,6 +2,7 @@
 
 #include <c10/util/Exception.h>
 
+#include <cstdint>
 #include <limits>
 
 #include "sageattention/quant_layout.h"
@@ -57,6 +58,20 @@ KvGeometry kv_geometry(const at::Tensor& x, const char* name, const std::optiona
   g.entries = g.varlen ? 1 : g.seq.batch;
   g.dp = checked_padded_dim(g.view.dim, name);
   return g;
+}
+
+// The CUDA kernels move rows with 16-byte vector loads: D must be a multiple of 8 and the base
+// pointer and every stride 16-byte aligned. Other inputs go through an aligned, padded copy.
+bool kernel_ready(const at::Tensor& x) {
+  if (x.size(-1) % 8 != 0 || reinterpret_cast<uintptr_t>(x.data_ptr()) % 16 != 0) return false;
+  for (int64_t d = 0; d + 1 < x.dim(); ++d)
+    if (x.size(d) > 1 && x.stride(d) % 8 != 0) return false;
+  return true;
+}
+
+at::Tensor aligned_padded_copy(const at::Tensor& x) {
+  const int64_t pad = (8 - x.size(-1) % 8) % 8;
+  return pad ? at::constant_pad_nd(x, {0, pad}) : x.clone(at::MemoryFormat::Contiguous);
 }
 
 bool no_work(const KvGeometry& g) { return g.seq.batch == 0 || g.view.heads == 0 || g.view.tokens == 0; }
@@ -237,6 +252,12 @@ std::tuple<at::Tensor, at::Tensor> sageattn(
     int64_t kernel, const Backend& backend) {
   const Layout layout = checked_layout(tensor_layout);
   const bool varlen = cu_seqlens_q.has_value();
+  if (q.is_cuda() && q.numel() > 0 && k.numel() > 0 && !(kernel_ready(q) && kernel_ready(k) && kernel_ready(v))) {
+    auto [o, lse] = sageattn(aligned_padded_copy(q), aligned_padded_copy(k), aligned_padded_copy(v), cu_seqlens_q,
+                             cu_seqlens_k, max_seqlen_q, max_seqlen_k, tensor_layout, qk_quant_gran, pv_mode,
+                             is_causal, sm_scale, smooth_k, smooth_v, return_lse, kernel, backend);
+    return {o.narrow(-1, 0, q.size(-1)).contiguous(), lse};
+  }
   TORCH_CHECK(k.scalar_type() == q.scalar_type() && v.scalar_type() == q.scalar_type(),
               "q, k and v must have the same dtype, got ", q.scalar_type(), ", ", k.scalar_type(), ", ",
               v.scalar_type());

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 import sageattention as sa
-from sageattention._dispatch import KERNEL_MMA, KERNEL_SM90, PV_FP8_FP32_FP32, PV_FP16_FP32, choose
+from sageattention._dispatch import KERNEL_MMA, PV_FP8_FP32_FP32, PV_FP16_FP32, choose
 
 ops = torch.ops.sageattention
 
@@ -36,7 +36,7 @@ class Timer:
         self.device = device
         self.flush = torch.empty(flush_bytes, dtype=torch.uint8, device=device) if device.type == "cuda" else None
 
-    def __call__(self, fn, warmup=2, repeats=7, budget_s=4.0):
+    def __call__(self, fn, warmup=1, repeats=5, budget_s=1.5):
         for _ in range(warmup):
             fn()
         times = []
@@ -102,8 +102,6 @@ def sage_variants(device):
     if arch >= 89:
         variants.append(("mma fp8", full(PV_FP8_FP32_FP32, KERNEL_MMA), kernel_only(PV_FP8_FP32_FP32, KERNEL_MMA)))
     variants.append(("mma fp16", full(PV_FP16_FP32, KERNEL_MMA), kernel_only(PV_FP16_FP32, KERNEL_MMA)))
-    if arch == 90:
-        variants.append(("sm90 fp16", full(PV_FP16_FP32, KERNEL_SM90), kernel_only(PV_FP16_FP32, KERNEL_SM90)))
     return variants
 
 

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 
+#include "sageattention/config.h"
 #include "sageattention/types.h"
 
 namespace sageattention {
@@ -34,7 +35,7 @@ struct Sequences {
   const int32_t* cu_seqlens = nullptr;    // varlen: batch + 1 prefix offsets (same memory space as data)
   int64_t padded_tokens = 0;              // T of quant_layout.h for the quantized buffers
 
-  bool varlen() const { return cu_seqlens != nullptr; }
+  SAGE_HD bool varlen() const { return cu_seqlens != nullptr; }
 };
 
 // K: per-sequence channel mean (optional) and INT8 quantization of K - mean.

@@ -1,0 +1,89 @@
+// Portable attention dispatch: validates AttentionParams and maps (head dim, P·V mode) onto the
+// compiled instantiations. Head dims come from the SAGE_HEAD_DIMS compile definition.
+#include <cuda_runtime.h>
+
+#include "kernels/common/launch_checks.h"
+#include "kernels/sm80/attention_launch.h"
+#include "sageattention/cuda_api.h"
+#include "sageattention/quant_layout.h"
+#include "sageattention/validate.h"
+
+namespace sageattention::cuda {
+namespace {
+
+constexpr int kCompiledHeadDims[] = {SAGE_HEAD_DIMS};
+
+constexpr bool head_dim_compiled(int dp) {
+  for (int d : kCompiledHeadDims)
+    if (d == dp) return true;
+  return false;
+}
+
+template <int kDp>
+cudaError_t launch_for_mode(const AttentionParams& p, cudaStream_t stream) {
+  using kernels::launch_attention_mma;
+  switch (p.pv_mode) {
+    case PVMode::kFp16Fp32: return launch_attention_mma<kDp, PVMode::kFp16Fp32>(p, stream);
+    case PVMode::kFp16Fp16Fp32: return launch_attention_mma<kDp, PVMode::kFp16Fp16Fp32>(p, stream);
+    case PVMode::kFp8Fp32: return launch_attention_mma<kDp, PVMode::kFp8Fp32>(p, stream);
+    default: return launch_attention_mma<kDp, PVMode::kFp8Fp32Fp32>(p, stream);
+  }
+}
+
+template <int kDp>
+cudaError_t launch_if_compiled(const AttentionParams& p, cudaStream_t stream) {
+  if constexpr (head_dim_compiled(kDp)) {
+    return launch_for_mode<kDp>(p, stream);
+  } else {
+    return cudaErrorInvalidValue;  // unreachable: shape_supported() rejects it first
+  }
+}
+
+bool shape_supported(const AttentionParams& p) {
+  using kernels::vector_readable;
+  const bool varlen = p.seq_q.varlen();
+  if (!head_dim_compiled(p.head_dim_padded) || p.head_dim % 8 != 0) return false;
+  if (!vector_readable(p.q, varlen)) return false;
+  if (!is_fp8(p.pv_mode) && !vector_readable(p.v, varlen)) return false;
+  const StridedTensor o{p.o.ptr, p.o.batch_stride, p.o.token_stride, p.o.head_stride};
+  if (!vector_readable(o, varlen)) return false;
+  if (p.seq_k.padded_tokens % kTokenPad != 0) return false;
+  if (p.heads_q > 65535 || p.seq_q.batch > 65535) return false;
+  // The kernel's online-softmax step (and FP8 P rounding unit) is one 64-key block.
+  if (p.softmax_block_keys != kKBlockTokens) return false;
+  return true;
+}
+
+// The e4m3 MMA needs sm89+ machine code: the sm80 build of the FP8 kernels only traps, and so
+// would a JIT of its PTX on a newer GPU.
+bool fp8_code_for(int sm_arch) {
+  int archs[32];
+  const int n = compiled_archs(archs, 32);
+  for (int i = 0; i < n && i < 32; ++i)
+    if (archs[i] >= 89 && archs[i] <= sm_arch) return true;
+  return false;
+}
+
+}  // namespace
+
+bool attention_mma_supports(const AttentionParams& p, int sm_arch) {
+  if (sm_arch < 80 || (is_fp8(p.pv_mode) && (sm_arch < 89 || !fp8_code_for(sm_arch)))) return false;
+  return validate(p) == Status::kSuccess && shape_supported(p);
+}
+
+Status attention_mma(const AttentionParams& p, void* stream_ptr) {
+  if (const Status s = validate(p); s != Status::kSuccess) return s;
+  if (p.seq_q.batch == 0 || p.heads_q == 0 || p.seq_q.seqlen == 0) return Status::kSuccess;
+  if (!shape_supported(p)) return Status::kNotSupported;
+  auto stream = static_cast<cudaStream_t>(stream_ptr);
+  cudaError_t err = cudaErrorInvalidValue;
+  switch (p.head_dim_padded) {
+    case 64: err = launch_if_compiled<64>(p, stream); break;
+    case 128: err = launch_if_compiled<128>(p, stream); break;
+    case 256: err = launch_if_compiled<256>(p, stream); break;
+    default: return Status::kNotSupported;
+  }
+  return err == cudaSuccess ? Status::kSuccess : Status::kCudaError;
+}
+
+}  // namespace sageattention::cuda

@@ -1,0 +1,58 @@
+// Tile configuration of the mma.sync attention kernels (portable path, sm80+).
+#pragma once
+
+#include <cstdint>
+
+#include "sageattention/constants.h"
+#include "sageattention/types.h"
+
+namespace sageattention::kernels {
+
+template <int kHeadDim, PVMode kMode>
+struct MmaAttentionConfig {
+  static constexpr int kDp = kHeadDim;
+  static constexpr PVMode kPVMode = kMode;
+  static constexpr bool kFp8 = is_fp8(kMode);
+  // 128 query rows = one per-block Q group, so every Q granularity is reduced inside one CTA.
+  static constexpr int kBlockQ = kQBlockRows;
+  // Each warp owns kSlices m16 row slices. A slice is exactly a per-warp Q group and a thread's
+  // rows {g, g+8} of it a per-thread group, so a thread needs one Q scale per slice. Two slices
+  // share every K/V fragment a warp reads from shared memory: with one slice, ldmatrix traffic
+  // (each warp reads the whole K and V tile) was the bottleneck. Dp = 256 keeps one slice so
+  // that O (Dp/2 floats per slice and thread) stays in registers.
+  static constexpr int kSlices = kDp <= 128 ? 2 : 1;
+  static constexpr int kWarps = kBlockQ / (kQWarpRows * kSlices);
+  static constexpr int kThreads = kWarps * 32;
+  // 64 keys per step: the K quantization block, the unit in which P is rounded for FP8 P·V.
+  static constexpr int kBlockK = kKBlockTokens;
+  // Three K/V stages: block j is computed while j+1 and j+2 load.
+  static constexpr int kStages = 3;
+  // Two CTAs per SM where registers allow (Dp <= 128: <= 255 registers x 128 threads x 2): the
+  // second CTA runs out of phase and fills the gaps of the ldmatrix -> MMA -> exp -> MMA chain.
+  static constexpr int kMinBlocksPerSm = kDp <= 128 ? 2 : 1;
+
+  static constexpr int kKTileBytes = kBlockK * kDp;                         // int8 [64][Dp]
+  static constexpr int kVRowBytes = kFp8 ? kBlockK : 2 * kDp;               // e4m3 [Dp][64] / f16 [64][Dp]
+  static constexpr int kVRows = kFp8 ? kDp : kBlockK;
+  static constexpr int kVTileBytes = kVRows * kVRowBytes;
+  // INT8 Q lives in shared memory (read back with ldmatrix per block) rather than registers:
+  // with two slices per warp the registers are needed for O and S.
+  static constexpr int kQTileBytes = kBlockQ * kDp;  // int8 [128][Dp]
+  static constexpr int kSmemBytes = kStages * (kKTileBytes + kVTileBytes) + kQTileBytes;
+
+  static constexpr int kQKSteps = kDp / 32;     // k32 steps of Q·Kᵀ
+  static constexpr int kKeyTiles = kBlockK / 8;  // n8 tiles of S
+  static constexpr int kDimTiles = kDp / 8;      // n8 tiles of O
+};
+
+// 16-byte chunk `chunk` of row `row` in a tile of `row_bytes`-byte rows (64 or a multiple of 128),
+// XOR-swizzled so that the 8 row addresses of one ldmatrix (same chunk, 8 consecutive rows) land
+// in 8 different bank groups. The key repeats every 8 rows, so offset(row + 8i) = offset(row) +
+// 8i·row_bytes and loops can step a precomputed address by constants.
+__device__ __forceinline__ uint32_t swizzled_offset(int row, int chunk, int row_bytes) {
+  const uint32_t linear = row * row_bytes + chunk * 16;
+  const uint32_t key = row_bytes >= 128 ? row % 8 : (row / 2) % 4;  // 64-byte rows: 2 per line
+  return (linear & ~127u) | ((((linear / 16) % 8) ^ key) * 16);
+}
+
+}  // namespace sageattention::kernels

@@ -1,0 +1,6 @@
+// mma.sync attention, head dim 128, P·V mode kFp16Fp32 (INT8 Q·Kᵀ + FP16 P·V, sm80+).
+#include "kernels/sm80/attention_launch.cuh"
+
+namespace sageattention::kernels {
+SAGE_INSTANTIATE_ATTENTION_MMA(128, PVMode::kFp16Fp32)
+}  // namespace sageattention::kernels

@@ -1,0 +1,429 @@
+// Main loop of the mma.sync attention (portable path). One CTA = 128 query rows of one
+// (sequence, query head), split over warps as attention_config.cuh says; keys in blocks of 64
+// through a 3-stage cp.async ring. S = INT8 Q·Kᵀ (m16n8k32.s8), online softmax in base 2, P·V in
+// FP8 (m16n8k32.e4m3, sm89+; emulated through f16 on sm_90) or FP16 (m16n8k16). Q prologue:
+// attention_q_tile.cuh; epilogue: attention_epilogue.cuh; launch: attention_launch.cuh.
+#pragma once
+
+#include <cuda_fp16.h>
+
+#include "kernels/common/ptx.cuh"
+#include "kernels/common/sequence.cuh"
+#include "kernels/sm80/attention_config.cuh"
+#include "kernels/sm80/attention_epilogue.cuh"
+#include "kernels/sm80/attention_q_tile.cuh"
+#include "sageattention/params.h"
+#include "sageattention/quant_layout.h"
+
+namespace sageattention::kernels {
+
+// Where the K/V of one (sequence, kv head) live and how many key blocks a tile visits.
+struct KeyRange {
+  SequenceSlot seq;     // K side (pad_start, quant_batch) and the raw V rows for the FP16 modes
+  int64_t head_index;   // quant_batch * heads_kv + kv head
+  int blocks;           // key blocks to visit
+  int first_masked;     // blocks >= this need the mask
+};
+
+__device__ __forceinline__ KeyRange key_range(const AttentionParams& p, int b, int tile, int q_len, int kv_head) {
+  KeyRange r;
+  r.seq = locate_sequence(p.seq_k, b, p.v.batch_stride, p.v.token_stride);
+  r.head_index = int64_t{r.seq.quant_batch} * p.heads_kv + kv_head;
+  const int lk = r.seq.len;
+  int blocks = static_cast<int>(ceil_div(lk, kKBlockTokens));
+  int first_masked = lk / kKBlockTokens;  // a partial last block needs the length mask
+  if (p.causal) {
+    const int64_t offset = int64_t{lk} - q_len;  // bottom-right alignment
+    const int64_t last_row = min(int64_t{tile} * kQBlockRows + kQBlockRows - 1, int64_t{q_len} - 1);
+    const int64_t last_key = last_row + offset;
+    blocks = last_key < 0 ? 0 : static_cast<int>(min(int64_t{blocks}, last_key / kKBlockTokens + 1));
+    // Block j is fully visible to the tile's first row when 64j + 63 <= first_row + offset.
+    const int64_t first_key_limit = int64_t{tile} * kQBlockRows + offset;
+    const int64_t unmasked = first_key_limit < kKBlockTokens - 1 ? 0 : (first_key_limit + 1) / kKBlockTokens;
+    first_masked = static_cast<int>(min(int64_t{first_masked}, unmasked));
+  }
+  r.blocks = blocks;
+  r.first_masked = first_masked;
+  return r;
+}
+
+// Per-thread cp.async plan of one K/V block, computed once per CTA: every chunk a thread copies
+// sits at a fixed offset from the block's start (rows advance in steps of 8, so the swizzle key
+// is the same for all of them), and the main loop only advances base pointers.
+template <class Cfg>
+struct KVLoader {
+  static constexpr int kDp = Cfg::kDp;
+  static constexpr int kKPerThread = Cfg::kKTileBytes / 16 / Cfg::kThreads;
+  static constexpr int kVPerThread = Cfg::kVTileBytes / 16 / Cfg::kThreads;
+  static constexpr int kStep = Cfg::kThreads * 16;  // smem bytes between a thread's chunks
+  static_assert(kKPerThread >= 1 && kVPerThread >= 1, "every thread copies whole chunks");
+
+  const int8_t* k_src;     // chunk 0 of this thread in block 0
+  const uint8_t* v8_src;   // FP8: chunk 0 of this thread in block 0
+  const char* v_src;       // FP16: row 0 of this thread's chunk column in block 0 (raw V)
+  int64_t v_row_stride;    // FP8: bytes between channel rows; FP16: bytes between tokens
+  uint32_t k_smem, v_smem;  // swizzled offsets of chunk 0 inside a stage
+  int v_row;               // FP16: key row (within the block) of chunk 0
+  bool v_live_col;         // FP16: this thread's chunk column is inside head_dim
+
+  __device__ __forceinline__ KVLoader(const AttentionParams& p, const KeyRange& kr, int kv_head) {
+    const int t = threadIdx.x;
+    const int k_row = t / (kDp / 16), k_chunk = t % (kDp / 16);
+    k_smem = swizzled_offset(k_row, k_chunk, kDp);
+    k_src = p.k8 + (kr.head_index * p.seq_k.padded_tokens + kr.seq.pad_start) * kDp + k_row * kDp + k_chunk * 16;
+    if constexpr (Cfg::kFp8) {
+      const int row = t / 4, chunk = t % 4;  // channel row, 16-slot chunk
+      v_smem = swizzled_offset(row, chunk, Cfg::kVRowBytes);
+      v_row_stride = p.seq_k.padded_tokens;
+      v8_src = p.v8 + (kr.head_index * kDp + row) * p.seq_k.padded_tokens + kr.seq.pad_start + chunk * 16;
+    } else {
+      const int row = t / (kDp / 8), chunk = t % (kDp / 8);
+      v_smem = swizzled_offset(row, chunk, Cfg::kVRowBytes);
+      v_row = row;
+      v_live_col = chunk * 8 < p.head_dim;
+      v_row_stride = 2 * p.v.token_stride;
+      v_src = static_cast<const char*>(p.v.ptr) +
+              2 * (kr.seq.raw_offset + int64_t{kv_head} * p.v.head_stride + chunk * 8);
+    }
+  }
+
+  __device__ __forceinline__ void load(int block, uint32_t k_stage, uint32_t v_stage, int len) const {
+    const int8_t* ks = k_src + int64_t{block} * Cfg::kBlockK * kDp;
+#pragma unroll
+    for (int i = 0; i < kKPerThread; ++i) cp_async_16(k_stage + k_smem + i * kStep, ks + i * kStep, 16);
+    if constexpr (Cfg::kFp8) {
+      const uint8_t* vs = v8_src + int64_t{block} * Cfg::kBlockK;
+      constexpr int kRowsPerStep = Cfg::kThreads / 4;
+#pragma unroll
+      for (int i = 0; i < kVPerThread; ++i)
+        cp_async_16(v_stage + v_smem + i * kStep, vs + i * kRowsPerStep * v_row_stride, 16);
+    } else {
+      // Keys past the length and channels past D are zero-filled (0 * NaN would poison O).
+      constexpr int kRowsPerStep = Cfg::kThreads / (kDp / 8);
+      const int key0 = block * Cfg::kBlockK + v_row;
+#pragma unroll
+      for (int i = 0; i < kVPerThread; ++i) {
+        const int key = key0 + i * kRowsPerStep;
+        const bool live = v_live_col && key < len;
+        cp_async_16(v_stage + v_smem + i * kStep, live ? v_src + int64_t{key} * v_row_stride : v_src, live ? 16 : 0);
+      }
+    }
+  }
+};
+
+// bf16 V -> fp16 in shared memory, saturating to +-65504 (each thread converts its own chunks).
+template <class Cfg>
+__device__ __forceinline__ void convert_v_bf16_to_f16(uint8_t* v_tile) {
+  constexpr int kPerThread = Cfg::kVTileBytes / 16 / Cfg::kThreads;
+#pragma unroll
+  for (int k = 0; k < kPerThread; ++k) {
+    uint4* ptr = reinterpret_cast<uint4*>(v_tile) + threadIdx.x + k * Cfg::kThreads;
+    uint4 w = *ptr;
+    uint32_t* words = reinterpret_cast<uint32_t*>(&w);
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const float lo = fminf(fmaxf(__uint_as_float(words[j] << 16), -kFp16Max), kFp16Max);
+      const float hi = fminf(fmaxf(__uint_as_float(words[j] & 0xFFFF0000u), -kFp16Max), kFp16Max);
+      words[j] = pack_half2(lo, hi);
+    }
+    *ptr = w;
+  }
+}
+
+// Running state of one warp's rows (this thread: rows g and g+8 of each slice).
+template <class Cfg>
+struct RowState {
+  float o[Cfg::kSlices][Cfg::kDimTiles][4];
+  float row_max[Cfg::kSlices][2];  // log2 units; kMaskedScore until a visible key is seen
+  float row_sum[Cfg::kSlices][2];  // this thread's partial sum of P per row
+};
+
+template <class Cfg>
+using ScoreTile = int[Cfg::kKeyTiles][4];
+
+// S = Q8 · K8ᵀ of one 16-row slice against one 64-key block (int32, m16n8k32.s8). q_rows: the
+// slice's INT8 Q rows in shared memory (swizzled like K). Slices run one after the other so that
+// only one slice's S is live in registers (K fragments are re-read, V fragments are shared).
+template <class Cfg>
+__device__ __forceinline__ void qk_scores(uint32_t q_rows, uint32_t k_tile, ScoreTile<Cfg>& acc) {
+  constexpr int kDp = Cfg::kDp;
+  const int lane = threadIdx.x % 32, m = lane / 8;
+#pragma unroll
+  for (int j = 0; j < Cfg::kKeyTiles; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0;
+  // K matrices: (keys 8j.., ch 32s..+15), (8j.., 32s+16..), (8j+8.., 32s..), (8j+8.., 32s+16..).
+  const int key = 8 * (m / 2) + lane % 8;
+  // Q matrices (A operand): (rows 0-7, ch 32s..), (rows 8-15, 32s..), (0-7, 32s+16..), (8-15, 32s+16..).
+  const int q_row = 8 * (m % 2) + lane % 8;
+#pragma unroll
+  for (int s = 0; s < Cfg::kQKSteps; ++s) {
+    uint32_t qa[4];
+    ldmatrix_x4(qa, q_rows + swizzled_offset(q_row, 2 * s + m / 2, kDp));
+    const uint32_t addr = k_tile + swizzled_offset(key, 2 * s + m % 2, kDp);
+#pragma unroll
+    for (int j = 0; j < Cfg::kKeyTiles; j += 2) {
+      uint32_t kb[4];
+      ldmatrix_x4(kb, addr + j * 8 * kDp);
+      mma_s8_m16n8k32(acc[j], qa, kb[0], kb[1]);
+      mma_s8_m16n8k32(acc[j + 1], qa, kb[2], kb[3]);
+    }
+  }
+}
+
+// Online softmax of slice `sl` for one 64-key block; P goes out as MMA A fragments. kMasked: the
+// block holds keys past the length or right of the causal diagonal for some row.
+template <class Cfg, bool kMasked>
+__device__ __forceinline__ void online_softmax(const AttentionParams& p, RowState<Cfg>& st, int sl,
+                                               ScoreTile<Cfg>& acc, float score_scale, uint32_t (&pa)[4][4],
+                                               int block, int row0, int lk, int64_t causal_offset) {
+  const int lane = threadIdx.x % 32, g = lane / 4, c = lane % 4;
+  constexpr float kPOffset = Cfg::kFp8 ? kLog2Fp8Max : 0.0f;  // FP8: P spans [0, 448]
+  {
+    // All of a thread's scores in a slice share one scale q_scale·k_scale >= 0, so the row max is
+    // taken on the int32 dot products and scaled once.
+    int imax[2] = {INT_MIN, INT_MIN};
+#pragma unroll
+    for (int j = 0; j < Cfg::kKeyTiles; ++j) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        if constexpr (kMasked) {
+          const int key = block * Cfg::kBlockK + 8 * j + 2 * c + (e % 2);
+          const int64_t row = row0 + 16 * sl + g + 8 * (e / 2);
+          const bool visible = key < lk && (!p.causal || key <= row + causal_offset);
+          if (!visible) acc[j][e] = INT_MIN;  // |Q8·K8| <= 127²·256 never reaches INT_MIN
+        }
+        imax[e / 2] = max(imax[e / 2], acc[j][e]);
+      }
+    }
+    float shift[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      float bmax = imax[r] == INT_MIN ? kMaskedScore : static_cast<float>(imax[r]) * score_scale;
+      bmax = fmaxf(bmax, __shfl_xor_sync(0xffffffffu, bmax, 1));
+      bmax = fmaxf(bmax, __shfl_xor_sync(0xffffffffu, bmax, 2));
+      const float new_max = fmaxf(st.row_max[sl][r], bmax);
+      // A row with no visible key yet keeps kMaskedScore; shifting by 0 keeps its P at 0.
+      const float usable = new_max == kMaskedScore ? 0.0f : new_max;
+      const float alpha = fast_exp2(st.row_max[sl][r] - usable);
+      st.row_max[sl][r] = new_max;
+      st.row_sum[sl][r] *= alpha;
+#pragma unroll
+      for (int n = 0; n < Cfg::kDimTiles; ++n) {
+        st.o[sl][n][2 * r] *= alpha;
+        st.o[sl][n][2 * r + 1] *= alpha;
+      }
+      shift[r] = usable - kPOffset;
+    }
+    float pr[Cfg::kKeyTiles][4];
+#pragma unroll
+    for (int j = 0; j < Cfg::kKeyTiles; ++j) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        // P = exp2(S - m): one FFMA on the int32 dot product, then ex2.
+        float x = fast_exp2(__fmaf_rn(static_cast<float>(acc[j][e]), score_scale, -shift[e / 2]));
+        if constexpr (kMasked) x = acc[j][e] == INT_MIN ? 0.0f : x;
+        pr[j][e] = x;
+        st.row_sum[sl][e / 2] += x;
+      }
+    }
+    if constexpr (Cfg::kFp8) {
+      // With V's token permutation, accumulator registers are already in A-operand order
+      // (pa[k] for k32 steps k = 0, 1).
+#pragma unroll
+      for (int k = 0; k < 2; ++k) {
+        pa[k][0] = pack_e4m3x4(pr[4 * k][0], pr[4 * k][1], pr[4 * k + 1][0], pr[4 * k + 1][1]);
+        pa[k][1] = pack_e4m3x4(pr[4 * k][2], pr[4 * k][3], pr[4 * k + 1][2], pr[4 * k + 1][3]);
+        pa[k][2] = pack_e4m3x4(pr[4 * k + 2][0], pr[4 * k + 2][1], pr[4 * k + 3][0], pr[4 * k + 3][1]);
+        pa[k][3] = pack_e4m3x4(pr[4 * k + 2][2], pr[4 * k + 2][3], pr[4 * k + 3][2], pr[4 * k + 3][3]);
+      }
+    } else {
+#pragma unroll
+      for (int k = 0; k < 4; ++k) {  // k16 steps
+        pa[k][0] = pack_half2(pr[2 * k][0], pr[2 * k][1]);
+        pa[k][1] = pack_half2(pr[2 * k][2], pr[2 * k][3]);
+        pa[k][2] = pack_half2(pr[2 * k + 1][0], pr[2 * k + 1][1]);
+        pa[k][3] = pack_half2(pr[2 * k + 1][2], pr[2 * k + 1][3]);
+      }
+    }
+  }
+}
+
+// O += P · V for one 64-key block; each V fragment feeds every slice.
+template <class Cfg>
+__device__ __forceinline__ void accumulate_pv(RowState<Cfg>& st, const uint32_t (&pa)[Cfg::kSlices][4][4],
+                                              uint32_t v_tile) {
+  const int lane = threadIdx.x % 32;
+  if constexpr (Cfg::kFp8) {
+    // Matrices: channels 8n.. x slots 0-15, 16-31, 32-47, 48-63.
+    const uint32_t addr = v_tile + swizzled_offset(lane % 8, lane / 8, Cfg::kVRowBytes);
+#pragma unroll
+    for (int n = 0; n < Cfg::kDimTiles; ++n) {
+      uint32_t vb[4];
+      ldmatrix_x4(vb, addr + n * 8 * Cfg::kVRowBytes);
+#pragma unroll
+      for (int sl = 0; sl < Cfg::kSlices; ++sl) {
+        const uint32_t(&a0)[4] = pa[sl][0];
+        const uint32_t(&a1)[4] = pa[sl][1];
+        if constexpr (Cfg::kPVMode == PVMode::kFp8Fp32Fp32) {
+          // Fresh accumulator per key block, added in fp32: the e4m3 MMA does not accumulate in
+          // full fp32, so long rows would lose bits.
+          float t[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+          mma_e4m3_m16n8k32(t, a0, vb[0], vb[1]);
+          mma_e4m3_m16n8k32(t, a1, vb[2], vb[3]);
+#pragma unroll
+          for (int e = 0; e < 4; ++e) st.o[sl][n][e] += t[e];
+        } else {
+          mma_e4m3_m16n8k32(st.o[sl][n], a0, vb[0], vb[1]);
+          mma_e4m3_m16n8k32(st.o[sl][n], a1, vb[2], vb[3]);
+        }
+      }
+    }
+  } else {
+    // Matrices (transposed): keys 16k.. / 16k+8.. x channels 8n.., then 8n+8...
+    const int m = lane / 8;
+    const int vkey = 8 * (m % 2) + lane % 8;
+#pragma unroll
+    for (int n = 0; n < Cfg::kDimTiles; n += 2) {
+      const uint32_t addr = v_tile + swizzled_offset(vkey, n + m / 2, Cfg::kVRowBytes);
+      uint32_t th[Cfg::kSlices][2][2] = {};  // kFp16Fp16Fp32: this block's fp16 partial of O
+#pragma unroll
+      for (int k = 0; k < 4; ++k) {
+        uint32_t vb[4];
+        ldmatrix_x4_trans(vb, addr + k * 16 * Cfg::kVRowBytes);
+#pragma unroll
+        for (int sl = 0; sl < Cfg::kSlices; ++sl) {
+          if constexpr (Cfg::kPVMode == PVMode::kFp16Fp16Fp32) {
+            mma_f16_m16n8k16_f16acc(th[sl][0], pa[sl][k], vb[0], vb[1]);
+            mma_f16_m16n8k16_f16acc(th[sl][1], pa[sl][k], vb[2], vb[3]);
+          } else {
+            mma_f16_m16n8k16(st.o[sl][n], pa[sl][k], vb[0], vb[1]);
+            mma_f16_m16n8k16(st.o[sl][n + 1], pa[sl][k], vb[2], vb[3]);
+          }
+        }
+      }
+      if constexpr (Cfg::kPVMode == PVMode::kFp16Fp16Fp32) {
+#pragma unroll
+        for (int sl = 0; sl < Cfg::kSlices; ++sl) {
+#pragma unroll
+          for (int i = 0; i < 2; ++i) {
+            const float2 lo = __half22float2(*reinterpret_cast<const __half2*>(&th[sl][i][0]));
+            const float2 hi = __half22float2(*reinterpret_cast<const __half2*>(&th[sl][i][1]));
+            st.o[sl][n + i][0] += lo.x;
+            st.o[sl][n + i][1] += lo.y;
+            st.o[sl][n + i][2] += hi.x;
+            st.o[sl][n + i][3] += hi.y;
+          }
+        }
+      }
+    }
+  }
+}
+
+template <class Cfg>
+__device__ __forceinline__ void attention_mma_tile(const AttentionParams& p) {
+  constexpr int kDp = Cfg::kDp, kStages = Cfg::kStages, kSlices = Cfg::kSlices;
+  extern __shared__ __align__(128) uint8_t smem[];
+  const uint32_t k_tiles = smem_addr(smem);
+  const uint32_t v_tiles = k_tiles + kStages * Cfg::kKTileBytes;
+  uint8_t* v_tiles_ptr = smem + kStages * Cfg::kKTileBytes;
+  __shared__ float amax_smem[Cfg::kWarps];
+
+  const int tile = p.causal ? gridDim.x - 1 - blockIdx.x : blockIdx.x;  // causal: longest tiles first
+  const int head = blockIdx.y, b = blockIdx.z;
+  const SequenceSlot q_seq = locate_sequence(p.seq_q, b, p.q.batch_stride, p.q.token_stride);
+  if (tile * Cfg::kBlockQ >= q_seq.len) return;
+  const int kv_head = head / (p.heads_q / p.heads_kv);
+  const int warp = threadIdx.x / 32, c = threadIdx.x % 4;
+  const int row0 = tile * Cfg::kBlockQ + warp * kQWarpRows * kSlices;  // first row of this warp
+
+  const KeyRange kr = key_range(p, b, tile, q_seq.len, kv_head);
+  const KVLoader<Cfg> loader(p, kr, kv_head);
+  const int lk = kr.seq.len, blocks = kr.blocks;
+  auto k_stage = [&](int block) { return k_tiles + (block % kStages) * Cfg::kKTileBytes; };
+  auto v_stage = [&](int block) { return v_tiles + (block % kStages) * Cfg::kVTileBytes; };
+  // Blocks j+1 and j+2 load while block j is computed; one commit group per block (possibly empty).
+  if (blocks > 0) loader.load(0, k_stage(0), v_stage(0), lk);
+  cp_async_commit();
+  if (blocks > 1) loader.load(1, k_stage(1), v_stage(1), lk);
+  cp_async_commit();
+
+  // This warp's Q rows, quantized once into shared memory (only this warp reads them).
+  const uint32_t q_rows = k_tiles + kStages * (Cfg::kKTileBytes + Cfg::kVTileBytes) + warp * kQWarpRows * kSlices * kDp;
+  QFragments<kSlices> qf;
+  {
+    uint32_t qa[kSlices][Cfg::kQKSteps][4];
+    qf = load_quantize_q<kDp, kSlices, Cfg::kWarps>(p, q_seq, head, row0, b * p.heads_kv + kv_head, qa, amax_smem);
+    const int lane = threadIdx.x % 32;
+#pragma unroll
+    for (int sl = 0; sl < kSlices; ++sl)
+#pragma unroll
+      for (int s = 0; s < Cfg::kQKSteps; ++s)
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+          const int row = 16 * sl + lane / 4 + 8 * (i % 2);
+          const uint32_t at = q_rows + swizzled_offset(row, 2 * s + i / 2, kDp) + 4 * (lane % 4);
+          asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(at), "r"(qa[sl][s][i]));
+        }
+    __syncwarp();
+  }
+  RowState<Cfg> st;
+#pragma unroll
+  for (int sl = 0; sl < kSlices; ++sl) {
+#pragma unroll
+    for (int n = 0; n < Cfg::kDimTiles; ++n) st.o[sl][n][0] = st.o[sl][n][1] = st.o[sl][n][2] = st.o[sl][n][3] = 0.0f;
+    st.row_max[sl][0] = st.row_max[sl][1] = kMaskedScore;
+    st.row_sum[sl][0] = st.row_sum[sl][1] = 0.0f;
+  }
+
+  const int groups = k_groups_per_block(p.qk_gran);
+  const float* k_scales = p.k_scale + kr.head_index * k_scale_count(p.qk_gran, p.seq_k.padded_tokens) +
+                          (kr.seq.pad_start / kKBlockTokens) * groups + (groups > 1 ? c : 0);
+  const int64_t causal_offset = int64_t{lk} - q_seq.len;
+  const bool convert_v = !Cfg::kFp8 && p.v_dtype == DType::kBFloat16;
+
+  for (int block = 0; block < blocks; ++block) {
+    const float k_scale = k_scales[int64_t{block} * groups];
+    // Block j has landed (j+1 may still be in flight); after the barrier every warp is past
+    // block j-1, so its stage can take block j+2.
+    cp_async_wait<1>();
+    __syncthreads();
+    if (block + 2 < blocks) loader.load(block + 2, k_stage(block + 2), v_stage(block + 2), lk);
+    cp_async_commit();
+    if (convert_v) convert_v_bf16_to_f16<Cfg>(v_tiles_ptr + (block % kStages) * Cfg::kVTileBytes);
+
+    uint32_t pa[kSlices][4][4];
+    const bool masked = block >= kr.first_masked;
+#pragma unroll
+    for (int sl = 0; sl < kSlices; ++sl) {
+      ScoreTile<Cfg> acc;
+      qk_scores<Cfg>(q_rows + sl * kQWarpRows * kDp, k_stage(block), acc);
+      const float score_scale = qf.scale_log2[sl] * k_scale;
+      if (!masked) {
+        online_softmax<Cfg, false>(p, st, sl, acc, score_scale, pa[sl], block, row0, lk, causal_offset);
+      } else {
+        online_softmax<Cfg, true>(p, st, sl, acc, score_scale, pa[sl], block, row0, lk, causal_offset);
+      }
+    }
+    if (convert_v) __syncthreads();  // every thread's share of V is converted
+    accumulate_pv<Cfg>(st, pa, v_stage(block));
+  }
+  cp_async_wait<0>();
+
+  write_output<Cfg>(p, q_seq, b, head, kv_head, row0, st, qf);
+}
+
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 890
+inline constexpr bool kArchHasFp8Mma = false;
+#else
+inline constexpr bool kArchHasFp8Mma = true;
+#endif
+
+template <class Cfg>
+__global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocksPerSm) attention_mma_kernel(const __grid_constant__ AttentionParams p) {
+  if constexpr (Cfg::kFp8 && !kArchHasFp8Mma) {
+    __trap();  // never dispatched: attention_mma_supports() needs sm89+ for FP8 P·V
+  } else {
+    attention_mma_tile<Cfg>(p);
+  }
+}
+
+}  // namespace sageattention::kernels
