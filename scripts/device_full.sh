@@ -41,7 +41,7 @@ if [ "${RUN_SANITIZER:-1}" = 1 ]; then
   for tool in ${SANITIZER_TOOLS:-memcheck racecheck synccheck}; do
     timeout ${SANITIZER_TIMEOUT:-60} compute-sanitizer --tool $tool --error-exitcode 9 python3 tests/python/sanitizer_suite.py \
       > "$OUT/sanitizer_$tool.log" 2>&1
-    stamp "sanitizer $tool rc=$? $(grep -E 'ERROR SUMMARY' "$OUT/sanitizer_$tool.log" | tail -1)"
+    stamp "sanitizer $tool rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY|sanitizer suite ran' "$OUT/sanitizer_$tool.log" | tr '\n' ' ')"
   done
 fi
 stamp "done"

@@ -155,14 +155,25 @@ def test_quantization_kernels_match_cpu(gran, varlen, gen):
     cu_gpu = None if args[0] is None else args[0].to(DEV)
     k8g, ksg, kmg = ops.quant_k(k_gpu, cu_gpu, args[1], args[2], gran, True)
     k8c, ksc, kmc = ops.quant_k(k, args[0], args[1], args[2], gran, True)
-    assert (k8g.cpu().int() - k8c.int()).abs().max() <= 1
-    assert ((k8g.cpu() != k8c).float().mean() < 1e-3)
-    assert torch.allclose(ksg.cpu(), ksc, rtol=1e-5, atol=0)
-    assert torch.allclose(kmg.cpu(), kmc, rtol=1e-5, atol=1e-6)
     v8g, vsg, vmg = ops.quant_v(k_gpu, cu_gpu, args[1], args[2], True)
     v8c, vsc, vmc = ops.quant_v(k, args[0], args[1], args[2], True)
+    # Tokens that belong to a sequence (varlen leaves the gaps between padded sequences unwritten).
+    tokens = torch.zeros(k8c.shape[2], dtype=torch.bool)
+    if varlen:
+        for b in range(len(args[0]) - 1):
+            start = (int(args[0][b]) + 127) // 128 * 128 + 128 * b
+            length = int(args[0][b + 1] - args[0][b])
+            tokens[start:start + (length + 127) // 128 * 128] = True
+    else:
+        tokens[:] = True
+    groups = tokens.view(-1, 64)[:, 0].repeat_interleave(4 if gran == 2 else 1)
+    k8g, k8c = k8g.cpu()[:, :, tokens], k8c[:, :, tokens]
+    assert (k8g.int() - k8c.int()).abs().max() <= 1
+    assert (k8g != k8c).float().mean() < 1e-3
+    assert torch.allclose(ksg.cpu()[:, :, groups], ksc[:, :, groups], rtol=1e-5, atol=0)
+    assert torch.allclose(kmg.cpu(), kmc, rtol=1e-5, atol=1e-6)
     assert torch.allclose(vsg.cpu(), vsc, rtol=1e-5, atol=0)
-    codes_g, codes_c = v8g.cpu().int(), v8c.int()
+    codes_g, codes_c = v8g.cpu()[..., tokens].int(), v8c[..., tokens].int()
     assert ((codes_g - codes_c).abs() <= 1).all()  # neighbouring e4m3 codes at most (mean rounding)
     assert (codes_g != codes_c).float().mean() < 1e-3
 
@@ -208,7 +219,9 @@ def test_varlen_matches_dense_calls(causal, gen):
         o_i, lse_i = sa.sageattn(sq, sk, sv, is_causal=causal, return_lse=True)
         rows = slice(int(cu_q[i]), int(cu_q[i + 1]))
         assert rel_l1(o[rows], o_i[0].transpose(0, 1)) <= 1e-3
-        assert (lse[:, rows] - lse_i[0]).abs().max() <= 1e-3
+        empty = torch.isinf(lse_i[0])  # causal rows that see no key (Nq > Nk)
+        assert torch.equal(torch.isinf(lse[:, rows]), empty)
+        assert (lse[:, rows][~empty] - lse_i[0][~empty]).abs().max() <= 1e-3
 
 
 def test_cuda_graph_capture_and_replay(gen):
