@@ -121,11 +121,16 @@ def transient_bytes(fn, q, k, v):
 def environment(device):
     env = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
            "torch": torch.__version__, "cuda": torch.version.cuda, "python": platform.python_version()}
-    try:
-        env["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                       cwd=Path(__file__).resolve().parent).stdout.strip() or "unknown"
-    except OSError:
-        env["commit"] = "unknown"
+    env["commit"] = "unknown"
+    for where in (Path(__file__).resolve().parent, Path.cwd()):  # source tree, else the checkout we run in
+        try:
+            sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                 cwd=where).stdout.strip()
+        except OSError:
+            sha = ""
+        if sha:
+            env["commit"] = sha
+            break
     if device.type == "cuda":
         env["gpu"] = torch.cuda.get_device_name(device)
         env["sms"] = torch.cuda.get_device_properties(device).multi_processor_count
