@@ -28,9 +28,6 @@ __global__ void __launch_bounds__(kMeanThreads) k_mean_kernel(QuantKParams p) {
   if (p.smooth && c0 < p.head_dim) {
     const char* base = static_cast<const char*>(p.k.ptr) +
                        2 * (seq.raw_offset + int64_t{h} * p.k.head_stride + c0);
-    // Unrolled so several 16-byte loads are in flight per thread (the loop is latency-bound);
-    // the summation order, and so the result, is unchanged.
-#pragma unroll 4
     for (int t = row; t < seq.len; t += kMeanRowsPerPass) {
       float x[8];
       load8_as_float(base + 2 * int64_t{t} * p.k.token_stride, bf16, x);

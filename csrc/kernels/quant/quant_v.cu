@@ -51,9 +51,6 @@ __global__ void __launch_bounds__(kThreads) v_quant_kernel(QuantVParams p) {
 
   float part[8] = {};
   if (p.smooth && live) {
-    // Unrolled so several 16-byte loads are in flight per thread (the loop is latency-bound);
-    // the summation order, and so the result, is unchanged.
-#pragma unroll 4
     for (int t = row; t < seq.len; t += kTokensPerPass) {
       float x[8];
       load8_as_float(src + 2 * int64_t{t} * p.v.token_stride, bf16, x);
@@ -76,9 +73,6 @@ __global__ void __launch_bounds__(kThreads) v_quant_kernel(QuantVParams p) {
     part[i] = 0.0f;
   }
   if (live) {
-    // Unrolled so several 16-byte loads are in flight per thread (the loop is latency-bound);
-    // the summation order, and so the result, is unchanged.
-#pragma unroll 4
     for (int t = row; t < seq.len; t += kTokensPerPass) {
       float x[8];
       load8_as_float(src + 2 * int64_t{t} * p.v.token_stride, bf16, x);
