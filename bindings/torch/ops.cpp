@@ -76,6 +76,25 @@ at::Tensor aligned_padded_copy(const at::Tensor& x) {
 
 bool no_work(const KvGeometry& g) { return g.seq.batch == 0 || g.view.heads == 0 || g.view.tokens == 0; }
 
+// The fields QuantKParams and QuantVParams share.
+template <typename Params>
+Params kv_params(const KvGeometry& g, DType dtype) {
+  Params p;
+  p.dtype = dtype;
+  p.seq = g.seq;
+  p.heads = static_cast<int>(g.view.heads);
+  p.head_dim = static_cast<int>(g.view.dim);
+  p.head_dim_padded = g.dp;
+  return p;
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> zeroed(at::Tensor a, at::Tensor b, at::Tensor c) {
+  a.zero_();
+  b.zero_();
+  c.zero_();
+  return {a, b, c};
+}
+
 }  // namespace
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> quant_k(const at::Tensor& k,
@@ -90,19 +109,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> quant_k(const at::Tensor& k,
   at::Tensor k8 = at::empty({g.entries, H, T, g.dp}, k.options().dtype(at::kChar));
   at::Tensor k_scale = at::empty({g.entries, H, k_scale_count(gran, T)}, k.options().dtype(at::kFloat));
   at::Tensor k_mean = at::empty({g.seq.batch, H, g.dp}, k.options().dtype(at::kFloat));
-  if (no_work(g)) {
-    k8.zero_();
-    k_scale.zero_();
-    k_mean.zero_();
-    return {k8, k_scale, k_mean};
-  }
-  QuantKParams p;
-  p.dtype = dt;
+  if (no_work(g)) return zeroed(k8, k_scale, k_mean);
+  QuantKParams p = kv_params<QuantKParams>(g, dt);
   p.k = g.view.strided;
-  p.seq = g.seq;
-  p.heads = static_cast<int>(H);
-  p.head_dim = static_cast<int>(g.view.dim);
-  p.head_dim_padded = g.dp;
   p.gran = gran;
   p.smooth = smooth_k;
   p.k8 = k8.data_ptr<int8_t>();
@@ -122,19 +131,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> quant_v(const at::Tensor& v,
   at::Tensor v8 = at::empty({g.entries, H, g.dp, T}, v.options().dtype(at::kByte));  // e4m3 bits
   at::Tensor v_scale = at::empty({g.seq.batch, H, g.dp}, v.options().dtype(at::kFloat));
   at::Tensor v_mean = at::empty({g.seq.batch, H, g.dp}, v.options().dtype(at::kFloat));
-  if (no_work(g)) {
-    v8.zero_();
-    v_scale.zero_();
-    v_mean.zero_();
-    return {v8, v_scale, v_mean};
-  }
-  QuantVParams p;
-  p.dtype = dt;
+  if (no_work(g)) return zeroed(v8, v_scale, v_mean);
+  QuantVParams p = kv_params<QuantVParams>(g, dt);
   p.v = g.view.strided;
-  p.seq = g.seq;
-  p.heads = static_cast<int>(H);
-  p.head_dim = static_cast<int>(g.view.dim);
-  p.head_dim_padded = g.dp;
   p.smooth = smooth_v;
   p.v8 = static_cast<uint8_t*>(v8.data_ptr());
   p.v_scale = v_scale.data_ptr<float>();

@@ -25,6 +25,28 @@ std::vector<float> channel_mean(DType dt, const StridedTensor& x, const Sequence
   return mean;
 }
 
+// One (sequence, kv head) of a K or V tensor: where it lives and its channel mean (zeros when not
+// smoothing).
+struct KvHead {
+  int b, h;
+  int64_t len;
+  PaddedSeq ps;
+  int64_t head_index;  // into the [Bk, H] dims of the quantized buffers
+  std::vector<float> mean;
+};
+
+KvHead kv_head(DType dt, const StridedTensor& x, const Sequences& s, int heads, int head_dim, bool smooth,
+               int64_t bh) {
+  KvHead kv;
+  kv.b = int(bh / heads);
+  kv.h = int(bh % heads);
+  kv.len = seq_len(s, kv.b);
+  kv.ps = padded_seq(s, kv.b);
+  kv.head_index = kv.ps.entry * heads + kv.h;
+  kv.mean = smooth ? channel_mean(dt, x, s, kv.b, kv.h, head_dim) : std::vector<float>(head_dim, 0.0f);
+  return kv;
+}
+
 }  // namespace
 
 Status quant_q(const QuantQParams& p) {
@@ -61,13 +83,7 @@ Status quant_k(const QuantKParams& p) {
   const int64_t T = p.seq.padded_tokens;
   const int64_t scales_per_head = k_scale_count(p.gran, T);
   parallel_for(int64_t(p.seq.batch) * p.heads, [&](int64_t bh) {
-    const int b = int(bh / p.heads), h = int(bh % p.heads);
-    const int64_t len = seq_len(p.seq, b);
-    const PaddedSeq ps = padded_seq(p.seq, b);
-    const int64_t head_index = ps.entry * p.heads + h;
-
-    std::vector<float> mean =
-        p.smooth ? channel_mean(p.dtype, p.k, p.seq, b, h, d) : std::vector<float>(d, 0.0f);
+    const auto [b, h, len, ps, head_index, mean] = kv_head(p.dtype, p.k, p.seq, p.heads, d, p.smooth, bh);
     float* mean_out = p.k_mean + bh * dp;
     for (int c = 0; c < dp; ++c) mean_out[c] = c < d ? mean[c] : 0.0f;
 
@@ -102,13 +118,7 @@ Status quant_v(const QuantVParams& p) {
   const int dp = p.head_dim_padded, d = p.head_dim;
   const int64_t T = p.seq.padded_tokens;
   parallel_for(int64_t(p.seq.batch) * p.heads, [&](int64_t bh) {
-    const int b = int(bh / p.heads), h = int(bh % p.heads);
-    const int64_t len = seq_len(p.seq, b);
-    const PaddedSeq ps = padded_seq(p.seq, b);
-    const int64_t head_index = ps.entry * p.heads + h;
-
-    std::vector<float> mean =
-        p.smooth ? channel_mean(p.dtype, p.v, p.seq, b, h, d) : std::vector<float>(d, 0.0f);
+    const auto [b, h, len, ps, head_index, mean] = kv_head(p.dtype, p.v, p.seq, p.heads, d, p.smooth, bh);
     std::vector<float> centered(size_t(len) * d);
     std::vector<float> row(d);
     std::vector<float> amax(d, 0.0f);
