@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import torch
@@ -23,22 +22,27 @@ class Choice:
     description: str
 
 
-@functools.lru_cache(maxsize=None)
-def _capability(index: int) -> tuple[int, int]:
-    return torch.cuda.get_device_capability(index)
-
-
-def capability(device: torch.device) -> tuple[int, int]:
-    index = device.index if device.index is not None else torch.cuda.current_device()
-    return _capability(index)
+# Decisions per (device type, index), made once: no device query per call (and a plain dict, which
+# torch.compile traces without a graph break).
+_CHOICES: dict = {}
 
 
 def choose(device: torch.device) -> Choice:
     """The default of ``sageattn``: the fastest 8-bit path for the GPU."""
-    if device.type != "cuda":
+    index = None
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+    key = (device.type, index)
+    if key not in _CHOICES:
+        _CHOICES[key] = _choose(device.type, index)
+    return _CHOICES[key]
+
+
+def _choose(device_type: str, index) -> Choice:
+    if device_type != "cuda":
         return Choice(PV_FP8_FP32_FP32, KERNEL_AUTO,
                       "CPU reference: INT8 Q·K, FP8 P·V (fp32+fp32), exact algorithm of the GPU kernels")
-    major, minor = capability(device)
+    major, minor = torch.cuda.get_device_capability(index)
     arch = major * 10 + minor
     if arch == 90:
         return Choice(PV_FP8_FP32_FP32, KERNEL_AUTO,

@@ -95,14 +95,19 @@ def test_layouts_and_gqa(name, layout, ratio, gen):
 
 @pytest.mark.parametrize("name", ["sageattn", "fp8_mma", "fp16_mma"])
 def test_strided_views_of_fused_qkv(name, gen):
+    """Views of a fused QKV tensor: no copy where strides allow, an aligned copy where they do not."""
     qkv = torch.randn(2, 777, 3, 8, 128, device=DEV, dtype=torch.bfloat16)
     q, k, v = qkv.unbind(2)
     o = run(name, q, k, v, tensor_layout="NHD")
     o_ref = run(name, q.contiguous(), k.contiguous(), v.contiguous(), tensor_layout="NHD")
     assert torch.equal(o, o_ref)
+    odd = torch.randn(2, 300, 3 * 8 * 100 + 2, device=DEV, dtype=torch.bfloat16)[..., 1:-1]  # 2-byte offset
+    q, k, v = odd.view(2, 300, 3, 8, 100).unbind(2)
+    ref, _ = reference_attention(q, k, v, layout="NHD")
+    assert rel_l1(run(name, q, k, v, tensor_layout="NHD"), ref) <= (0.02 if name in FP16_KERNELS else 0.05)
 
 
-@pytest.mark.parametrize("d", [32, 80, 96, 160, 256])
+@pytest.mark.parametrize("d", [32, 36, 80, 96, 100, 160, 256])
 def test_other_head_dims(d, gen):
     q, k, v = make_qkv("normal", 1, 4, 4, 333, 333, d, device=DEV, generator=gen)
     ref, _ = reference_attention(q, k, v)
