@@ -38,12 +38,18 @@ def choose(device: torch.device) -> Choice:
     return _CHOICES[key]
 
 
+@torch.compiler.assume_constant_result
+def _arch(index: int) -> int:
+    """Compute capability as 10 * major + minor (a constant to torch.compile, never a graph input)."""
+    major, minor = torch.cuda.get_device_capability(index)
+    return major * 10 + minor
+
+
 def _choose(device_type: str, index) -> Choice:
     if device_type != "cuda":
         return Choice(PV_FP8_FP32_FP32, KERNEL_AUTO,
                       "CPU reference: INT8 Q·K, FP8 P·V (fp32+fp32), exact algorithm of the GPU kernels")
-    major, minor = torch.cuda.get_device_capability(index)
-    arch = major * 10 + minor
+    arch = _arch(index)
     if arch == 90:
         return Choice(PV_FP8_FP32_FP32, KERNEL_AUTO,
                       "sm90: INT8 Q·K + FP8 P·V, Hopper TMA/wgmma kernel (mma.sync fallback)")

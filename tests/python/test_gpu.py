@@ -247,6 +247,8 @@ def test_cuda_graph_capture_and_replay(gen):
 
 
 def test_torch_compile_fullgraph_gpu(gen):
+    from sageattention import _dispatch
+    _dispatch._CHOICES.clear()  # the dispatch decision must also trace cleanly on a cold cache
     q, k, v = make_qkv("normal", 1, 4, 4, 512, 512, 128, device=DEV, generator=gen)
 
     @torch.compile(fullgraph=True)
@@ -273,3 +275,26 @@ def test_transient_memory_below_budget(gen):
     torch.cuda.synchronize()
     extra = torch.cuda.max_memory_allocated() - base - o.numel() * o.element_size()
     assert extra <= 0.4 * 3 * q.numel() * q.element_size()
+
+
+def test_cuda_graph_capture_on_first_call():
+    """A fresh process whose very first sageattn call is inside graph capture (kernel attributes and
+    tensor maps are set up without a warm-up)."""
+    import subprocess
+    import sys
+    code = """
+import torch, sageattention as sa
+q, k, v = (torch.randn(1, 4, 700, 128, device="cuda", dtype=torch.bfloat16) for _ in range(3))
+s = torch.cuda.Stream()
+s.wait_stream(torch.cuda.current_stream())
+g = torch.cuda.CUDAGraph()
+with torch.cuda.stream(s), torch.cuda.graph(g):
+    out = sa.sageattn(q, k, v, is_causal=True)
+torch.cuda.current_stream().wait_stream(s)
+g.replay()
+torch.cuda.synchronize()
+assert torch.equal(out, sa.sageattn(q, k, v, is_causal=True))
+print("ok")
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0 and "ok" in result.stdout, result.stderr[-3000:]
