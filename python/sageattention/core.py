@@ -11,7 +11,7 @@ from ._dispatch import (KERNEL_AUTO, KERNEL_MMA, KERNEL_SM90, LAYOUTS, PV_FP8_MO
                         PV_FP16_FP32, PV_FP16_MODES, QK_GRANULARITIES, choose)
 from ._ops import ops
 
-_SAGEATTN_EXTRAS = ("qk_quant_gran", "smooth_k", "smooth_v")
+_SAGEATTN_EXTRAS = ("qk_quant_gran", "smooth_k", "smooth_v", "pv_accum_dtype")
 
 
 def _check_device_supported(q):
@@ -49,9 +49,13 @@ def sageattn(q, k, v, tensor_layout="HND", is_causal=False, sm_scale=None, retur
     """
     sm_scale, enable_gqa, extra = resolve_sdpa_kwargs(kwargs, sm_scale, _SAGEATTN_EXTRAS)
     choice = choose(q.device if isinstance(q, torch.Tensor) else torch.device("cpu"))
+    pv_mode = choice.pv_mode
+    if "pv_accum_dtype" in extra:  # as the SageAttention 2 API forwards it to the picked kernel
+        modes = PV_FP16_MODES if pv_mode in PV_FP16_MODES.values() else PV_FP8_MODES
+        pv_mode = check_choice(extra["pv_accum_dtype"], "pv_accum_dtype", modes)
     return _run(q, k, v, tensor_layout=tensor_layout, is_causal=is_causal, sm_scale=sm_scale,
                 return_lse=return_lse, qk_quant_gran=extra.get("qk_quant_gran", "per_thread"),
-                pv_mode=choice.pv_mode, kernel=choice.kernel, smooth_k=extra.get("smooth_k", True),
+                pv_mode=pv_mode, kernel=choice.kernel, smooth_k=extra.get("smooth_k", True),
                 smooth_v=extra.get("smooth_v", False), enable_gqa=enable_gqa)
 
 

@@ -198,3 +198,13 @@ def test_bench_runs_on_cpu(tmp_path):
                           "--causal", "1", "--json", str(tmp_path / "r.json")], capture_output=True, text=True, check=True)
     assert "| 64 | yes | 64 |" in out.stdout
     assert (tmp_path / "r.json").exists()
+
+
+def test_sageattn_forwards_kernel_options(gen):
+    """Like SageAttention 2, sageattn passes qk_quant_gran / pv_accum_dtype / smooth_* to the kernel."""
+    q, k, v = make_qkv("normal", 1, 2, 2, 200, 200, 64, generator=gen)
+    o = sa.sageattn(q, k, v, qk_quant_gran="per_warp", pv_accum_dtype="fp32", smooth_k=False)
+    assert torch.equal(o, sa.sageattn_qk_int8_pv_fp8_cuda(q, k, v, qk_quant_gran="per_warp", pv_accum_dtype="fp32",
+                                                           smooth_k=False))
+    with pytest.raises(ValueError, match="pv_accum_dtype"):
+        sa.sageattn(q, k, v, pv_accum_dtype="fp16+fp32")  # not a mode of the FP8 kernel picked here

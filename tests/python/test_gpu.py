@@ -26,6 +26,8 @@ KERNELS = {
     "fp16_mma": (sa.sageattn_qk_int8_pv_fp16_cuda, 0, 1),
     "fp16acc_mma": (lambda *a, **k: sa.sageattn_qk_int8_pv_fp16_cuda(*a, pv_accum_dtype="fp16+fp32", **k), 1, 1),
     "fp8_sm90": (sa.sageattn_qk_int8_pv_fp8_cuda_sm90, 3, 2),
+    "fp8acc32_mma": (lambda *a, **k: sa.sageattn_qk_int8_pv_fp8_cuda(*a, pv_accum_dtype="fp32", **k), 2, 1),
+    "fp8acc32_sm90": (lambda *a, **k: sa.sageattn_qk_int8_pv_fp8_cuda_sm90(*a, pv_accum_dtype="fp32", **k), 2, 2),
 }
 FP16_KERNELS = ("fp16_mma", "fp16acc_mma")
 LIMITS = {  # (rel-L1, cos) vs float64 per family, for FP8 and FP16 P·V
@@ -38,7 +40,7 @@ def run(name, *args, **kwargs):
     fn, _, kernel = KERNELS[name]
     if kernel == 2 and arch() != 90:
         pytest.skip("the Hopper kernel needs sm_90")
-    if name in ("fp8_mma",) and arch() < 89:
+    if name in ("fp8_mma", "fp8acc32_mma") and arch() < 89:
         pytest.skip("FP8 P·V needs sm_89+")
     return fn(*args, **kwargs)
 
