@@ -38,16 +38,18 @@ PFN_cuTensorMapEncodeTiled_v12000 encode_fn() {
   return fn;
 }
 
-// SM count of the current device, cached per device ordinal.
+// SM count of the current device, cached per device ordinal. It only sizes the persistent grid, so
+// when the query fails any positive count is correct; the H100/H200 value is used.
 int num_sms_cached() {
   constexpr int kMaxDevices = 64;
+  constexpr int kFallbackSms = 132;
   static int counts[kMaxDevices] = {};
   int dev = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= kMaxDevices) return 132;
+  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= kMaxDevices) return kFallbackSms;
   if (counts[dev] == 0) {
     int n = 0;
     cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev);
-    counts[dev] = n > 0 ? n : 132;
+    counts[dev] = n > 0 ? n : kFallbackSms;
   }
   return counts[dev];
 }
