@@ -38,18 +38,16 @@ PFN_cuTensorMapEncodeTiled_v12000 encode_fn() {
   return fn;
 }
 
-// SM count of the current device, cached per device ordinal. It only sizes the persistent grid, so
-// when the query fails any positive count is correct; the H100/H200 value is used.
+// SM count of the current device, cached per device ordinal.
 int num_sms_cached() {
   constexpr int kMaxDevices = 64;
-  constexpr int kFallbackSms = 132;
   static int counts[kMaxDevices] = {};
   int dev = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= kMaxDevices) return kFallbackSms;
+  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= kMaxDevices) return 132;
   if (counts[dev] == 0) {
     int n = 0;
     cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev);
-    counts[dev] = n > 0 ? n : kFallbackSms;
+    counts[dev] = n > 0 ? n : 132;
   }
   return counts[dev];
 }
