@@ -34,6 +34,7 @@ __global__ void __launch_bounds__(Tr::kThreads, 1)
     }
     mbar_init(&smem.q_full, 1);
     mbar_init(&smem.q_empty, Tr::kConsumerWarpgroups * 4);
+    smem.softmax_turn_token = 1.0f;
     fence_barrier_init();
     tma_prefetch_descriptor(&tma_q);
     tma_prefetch_descriptor(&tma_k);
@@ -57,7 +58,10 @@ __global__ void __launch_bounds__(Tr::kThreads, 1)
   PipelineState<1> q_read;
   int tile_iter = 0;
   // Warpgroup 0 takes the first tensor-core turn.
-  if (cw == 1) named_barrier_arrive(static_cast<int>(NamedBarrier::kMmaTurnWg0), 256);
+  if (cw == 1) {
+    named_barrier_arrive(static_cast<int>(NamedBarrier::kMmaTurnWg0), 256);
+    if constexpr (Tr::kSoftmaxTurns) named_barrier_arrive(static_cast<int>(NamedBarrier::kSoftmaxTurnWg0), 256);
+  }
 
   for (int tile = blockIdx.x; tile < p.num_tiles; tile += gridDim.x) {
     const TileCoord tc = TileScheduler<kCausal>::coord(p, tile);

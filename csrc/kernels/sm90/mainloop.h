@@ -62,23 +62,34 @@ struct ConsumerMainloop {
   static constexpr int kPVSteps = Tr::kBlockN / 32;
   static constexpr int kQKSteps = Tr::kHeadDim / 32;
 
-  __device__ __forceinline__ static void issue_qk(int32_t (&acc)[kN], uint32_t q8_addr, uint32_t k_addr) {
+  // Descriptors: built once per work tile for stage 0; a stage and a 32-byte k-step are constant
+  // offsets (smem_desc_advance), which keeps address arithmetic out of the issue path.
+  __device__ __forceinline__ static void issue_qk(int32_t (&acc)[kN], uint64_t q_desc, uint64_t k_desc) {
 #pragma unroll
     for (int ks = 0; ks < kQKSteps; ++ks) {
-      wgmma_s8_ss_n128(acc, make_smem_desc(q8_addr + 32 * ks, Tr::kQKSwizzle),
-                       make_smem_desc(k_addr + 32 * ks, Tr::kQKSwizzle), ks > 0);
+      wgmma_s8_ss_n128(acc, smem_desc_advance(q_desc, 32 * ks), smem_desc_advance(k_desc, 32 * ks), ks > 0);
     }
   }
-  __device__ __forceinline__ static void issue_pv(float (&o)[kO], const uint32_t (&a)[kPVSteps][4], uint32_t v_addr,
+  __device__ __forceinline__ static void issue_pv(float (&o)[kO], const uint32_t (&a)[kPVSteps][4], uint64_t v_desc,
                                                   bool accumulate_first) {
 #pragma unroll
     for (int ks = 0; ks < kPVSteps; ++ks) {
-      const uint64_t desc = make_smem_desc(v_addr + 32 * ks, Tr::kVSwizzle);
+      const uint64_t desc = smem_desc_advance(v_desc, 32 * ks);
       if constexpr (kO == 64) {
         wgmma_e4m3_rs_n128(o, a[ks], desc, (ks > 0 || accumulate_first) ? 1 : 0);
       } else {
         wgmma_e4m3_rs_n64(o, a[ks], desc, (ks > 0 || accumulate_first) ? 1 : 0);
       }
+    }
+  }
+
+  // Single-level accumulation: O *= exp2(m_old - m_new) before the next P·V accumulates into it.
+  // Skipped when no row of the warp raised its max (alpha == 1), the common case once a row has
+  // seen a few key tiles. No wgmma is in flight here, so the branch does not serialise them.
+  __device__ __forceinline__ static void rescale_o(float (&o)[kO], const float (&alpha)[2]) {
+    if (__any_sync(0xffffffffu, alpha[0] != 1.0f || alpha[1] != 1.0f)) {
+#pragma unroll
+      for (int i = 0; i < kO; ++i) o[i] *= alpha[(i / 2) % 2];
     }
   }
 
@@ -96,6 +107,29 @@ struct ConsumerMainloop {
     const int lane = threadIdx.x % 32;
     auto wait_my_turn = [&] { named_barrier_sync(static_cast<int>(NamedBarrier::kMmaTurnWg0) + cw, 256); };
     auto pass_turn = [&] { named_barrier_arrive(static_cast<int>(NamedBarrier::kMmaTurnWg0) + (1 - cw), 256); };
+    // Softmax turns (Tr::kSoftmaxTurns). The exp stream is tied to the barriers by data, not by
+    // position (ptxas moves register-only arithmetic freely across bar.sync/bar.arrive): the scale is
+    // multiplied by a token loaded after the wait, and the arrive's barrier id depends on the
+    // finished row sums.
+    float turn_token = 1.0f;
+    auto wait_softmax_turn = [&] {
+      if constexpr (Tr::kSoftmaxTurns) {
+        named_barrier_sync(static_cast<int>(NamedBarrier::kSoftmaxTurnWg0) + cw, 256);
+        turn_token = ld_shared_volatile(&smem.softmax_turn_token);
+      }
+    };
+    auto pass_softmax_turn = [&] {
+      if constexpr (Tr::kSoftmaxTurns) {
+        const int zero = (__float_as_int(softmax.row_sum[0]) | __float_as_int(softmax.row_sum[1])) >> 31;
+        named_barrier_arrive(static_cast<int>(NamedBarrier::kSoftmaxTurnWg0) + (1 - cw) + zero, 256);
+      }
+    };
+
+    const uint64_t q_desc = make_smem_desc(q8_addr, Tr::kQKSwizzle);
+    const uint64_t k_desc0 = make_smem_desc(smem_addr(smem.k[0]), Tr::kQKSwizzle);
+    const uint64_t v_desc0 = make_smem_desc(smem_addr(smem.v[0]), Tr::kVSwizzle);
+    auto k_desc = [&](int stage) { return smem_desc_advance(k_desc0, stage * Tr::kKTileBytes); };
+    auto v_desc = [&](int stage) { return smem_desc_advance(v_desc0, stage * Tr::kVTileBytes); };
 
     int32_t acc[kN];
     float pf[kN];
@@ -105,7 +139,7 @@ struct ConsumerMainloop {
     // K scales are loaded before the tile's barrier wait so their latency hides behind it.
     auto softmax_tile = [&](int j, float2 ks, auto mask_tag) {
       constexpr bool kMask = decltype(mask_tag)::value;
-      const float scale[2] = {q_scale * ks.x, q_scale * ks.y};
+      const float scale[2] = {q_scale * ks.x * turn_token, q_scale * ks.y * turn_token};
       // Last visible key of each of the thread's two rows, relative to this thread's first column
       // of the tile: register i holds column 8 (i / 4) + (i % 2) past it.
       int limit[2] = {0, 0};
@@ -130,16 +164,18 @@ struct ConsumerMainloop {
     mbar_wait(&smem.k_full[read.index], read.phase);
     wait_my_turn();
     wgmma_fence();
-    issue_qk(acc, q8_addr, smem_addr(smem.k[read.index]));
+    issue_qk(acc, q_desc, k_desc(read.index));
     wgmma_commit();
     pass_turn();
     wgmma_wait<0>();
     reg_fence(acc);
+    wait_softmax_turn();
     if (tile_needs_mask(0)) {
       softmax_tile(0, ks, std::true_type{});
     } else {
       softmax_tile(0, ks, std::false_type{});
     }
+    pass_softmax_turn();
     pack_p_fp8(pf, pa);
     read.advance();
     after_prologue();
@@ -153,22 +189,19 @@ struct ConsumerMainloop {
       ks_next = k_scale_of(j + 1 < n_tiles ? j + 1 : j);
       mbar_wait(&smem.k_full[read.index], read.phase);
       mbar_wait(&smem.v_full[pv_read.index], pv_read.phase);
-      if constexpr (!kTwoLevel) {
-#pragma unroll
-        for (int i = 0; i < kO; ++i) o[i] *= alpha[(i / 2) % 2];
-      }
+      if constexpr (!kTwoLevel) rescale_o(o, alpha);
       reg_fence(pa);
       reg_fence(o);
 #ifndef SAGE_SM90_NO_PINGPONG
       wait_my_turn();
 #endif
       wgmma_fence();
-      issue_qk(acc, q8_addr, smem_addr(smem.k[read.index]));
+      issue_qk(acc, q_desc, k_desc(read.index));
       wgmma_commit();
       if constexpr (kTwoLevel) {
-        issue_pv(o_fresh, pa, smem_addr(smem.v[pv_read.index]), false);
+        issue_pv(o_fresh, pa, v_desc(pv_read.index), false);
       } else {
-        issue_pv(o, pa, smem_addr(smem.v[pv_read.index]), true);
+        issue_pv(o, pa, v_desc(pv_read.index), true);
       }
       wgmma_commit();
 #ifndef SAGE_SM90_NO_PINGPONG
@@ -177,7 +210,9 @@ struct ConsumerMainloop {
       [[maybe_unused]] const float alpha_prev[2] = {alpha[0], alpha[1]};
       wgmma_wait<1>();  // S(j) ready; P·V(j-1) may still run
       reg_fence(acc);
+      wait_softmax_turn();
       softmax_tile(j, ks, mask_tag);
+      pass_softmax_turn();
       wgmma_wait<0>();  // P·V(j-1) done: its slot and the P registers are free
       if constexpr (kTwoLevel) {
         reg_fence(o_fresh);
@@ -198,18 +233,15 @@ struct ConsumerMainloop {
 
     // Tail: P·V of the last tile.
     mbar_wait(&smem.v_full[pv_read.index], pv_read.phase);
-    if constexpr (!kTwoLevel) {
-#pragma unroll
-      for (int i = 0; i < kO; ++i) o[i] *= alpha[(i / 2) % 2];
-    }
+    if constexpr (!kTwoLevel) rescale_o(o, alpha);
     reg_fence(pa);
     reg_fence(o);
     wait_my_turn();
     wgmma_fence();
     if constexpr (kTwoLevel) {
-      issue_pv(o_fresh, pa, smem_addr(smem.v[pv_read.index]), false);
+      issue_pv(o_fresh, pa, v_desc(pv_read.index), false);
     } else {
-      issue_pv(o, pa, smem_addr(smem.v[pv_read.index]), true);
+      issue_pv(o, pa, v_desc(pv_read.index), true);
     }
     wgmma_commit();
     pass_turn();

@@ -31,6 +31,10 @@ enum class NamedBarrier : int {
   kMmaTurnWg1 = 5,
   kEpilogueWg0 = 6,  // a consumer warpgroup staged its V scale/mean vectors for the epilogue
   kEpilogueWg1 = 7,
+  // The consumer warpgroups also take turns on the softmax, so one runs its exp2 stream with the
+  // schedulers and the MUFU to itself while the other waits for its scores or issues GEMMs.
+  kSoftmaxTurnWg0 = 8,
+  kSoftmaxTurnWg1 = 9,
 };
 
 }  // namespace sageattention::sm90

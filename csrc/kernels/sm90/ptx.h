@@ -57,6 +57,13 @@ __device__ __forceinline__ void tma_load_4d(void* dst, const void* map, uint64_t
       : "memory");
 }
 
+// Shared-memory load that stays after the preceding barrier (volatile: never hoisted or merged).
+__device__ __forceinline__ float ld_shared_volatile(const float* p) {
+  float v;
+  asm volatile("ld.volatile.shared.f32 %0, [%1];\n" : "=f"(v) : "r"(smem_addr(p)) : "memory");
+  return v;
+}
+
 // ---- fences and barriers ----
 // Generic-proxy shared-memory writes (Q8 stores) must be fenced before wgmma (async proxy) reads them.
 __device__ __forceinline__ void fence_view_async_shared() {
@@ -93,6 +100,13 @@ __device__ __forceinline__ uint64_t make_smem_desc(uint32_t smem_byte_addr, int 
   const uint64_t layout = swizzle_bytes == 128 ? 1ull : 2ull;  // 1: 128B swizzle, 2: 64B swizzle
   const uint64_t sbo = static_cast<uint64_t>(8 * swizzle_bytes) >> 4;
   return (static_cast<uint64_t>(smem_byte_addr >> 4) & 0x3FFF) | (1ull << 16) | (sbo << 32) | (layout << 62);
+}
+// The same descriptor `byte_offset` bytes further on (k-steps, ring stages). The start-address field
+// is addr >> 4 in the low word and shared addresses stay below 2^18, so a 32-bit add of the low word
+// cannot carry out of the field: the main loop then needs no descriptor arithmetic beyond one IADD.
+__device__ __forceinline__ uint64_t smem_desc_advance(uint64_t desc, uint32_t byte_offset) {
+  const uint32_t lo = static_cast<uint32_t>(desc) + (byte_offset >> 4);
+  return (desc & 0xFFFFFFFF00000000ull) | lo;
 }
 
 // ---- register reallocation between warpgroup roles ----

@@ -50,24 +50,27 @@ struct OnlineSoftmax {
       // bias carries it: exp2(x * scale - (1.5 * 2^23 * scale + offset)). The bias rounding moves
       // S by under one int8-product unit times the scale, far below the FP8 rounding of P.
       constexpr float kMagic = 12582912.0f;
+      // The row max is taken on the raw int32 scores, so the max chains start as soon as S lands
+      // and the conversions below stay off the critical path (max -> shuffles -> exp bias).
       // Independent partial max / sum chains (by column parity, by 8-column group) keep the
       // dependent-latency chains short with only two warps per scheduler.
-      float raw_max[2][2][2];
+      int32_t raw_max[2][2][2];
 #pragma unroll
       for (int h = 0; h < 2; ++h)
 #pragma unroll
-        for (int r = 0; r < 2; ++r) raw_max[h][r][0] = raw_max[h][r][1] = 0.0f;  // all x are > 2^22
+        for (int r = 0; r < 2; ++r) raw_max[h][r][0] = raw_max[h][r][1] = INT32_MIN;
 #pragma unroll
       for (int i = 0; i < kN; ++i) {
-        p[i] = __int_as_float(acc[i] + 0x4B400000);
         const int half = i / (kN / 2), r = (i / 2) % 2;
-        raw_max[half][r][i % 2] = fmaxf(raw_max[half][r][i % 2], p[i]);
+        raw_max[half][r][i % 2] = max(raw_max[half][r][i % 2], acc[i]);
       }
 #pragma unroll
+      for (int i = 0; i < kN; ++i) p[i] = __int_as_float(acc[i] + 0x4B400000);
+#pragma unroll
       for (int r = 0; r < 2; ++r) {
-        const float m0 = fmaxf(raw_max[0][r][0], raw_max[0][r][1]);
-        const float m1 = fmaxf(raw_max[1][r][0], raw_max[1][r][1]);
-        const float m = fmaxf((m0 - kMagic) * scale[0], (m1 - kMagic) * scale[1]);
+        const float m0 = int_to_float_exact(max(raw_max[0][r][0], raw_max[0][r][1]));
+        const float m1 = int_to_float_exact(max(raw_max[1][r][0], raw_max[1][r][1]));
+        const float m = fmaxf(m0 * scale[0], m1 * scale[1]);
         new_max[r] = fmaxf(row_max[r], quad_max(m));
       }
 #pragma unroll
