@@ -35,23 +35,28 @@ __device__ __forceinline__ void epilogue_store(const KernelParams& p, const SeqI
   const int c = threadIdx.x % 4;
   const int64_t o_base = (p.cu_seqlens_q != nullptr ? 0 : static_cast<int64_t>(b) * p.o_batch_stride) +
                          static_cast<int64_t>(h) * p.o_head_stride;
+  // This thread's columns 8k + 2c, 8k + 2c + 1: scale/mean loaded from shared memory once for both
+  // rows and before any global store (interleaved, each load would wait behind the previous store).
+  float2 vs[kO / 4], vm[kO / 4];
+#pragma unroll
+  for (int k = 0; k < kO / 4; ++k) {
+    vs[k] = ld_shared_f32x2(v_scale + 8 * k + 2 * c);
+    vm[k] = v_mean != nullptr ? ld_shared_f32x2(v_mean + 8 * k + 2 * c) : make_float2(0.0f, 0.0f);
+  }
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
     const int row = row0 + 8 * r;
     const float l = quad_sum(softmax.row_sum[r]);
     if (row >= seq.lq) continue;
     const float inv_l = l > 0.0f ? 1.0f / l : 0.0f;  // no visible key: O = 0
+    const bool add_mean = v_mean != nullptr && l > 0.0f;  // rows with no visible key stay exactly 0
     T* out = static_cast<T*>(p.o) + o_base + (seq.q_row0 + row) * p.o_token_stride;
 #pragma unroll
     for (int k = 0; k < kO / 4; ++k) {
       const int col = 8 * k + 2 * c;
       if (col < p.head_dim) {
-        float y0 = o[4 * k + 2 * r] * inv_l * v_scale[col];
-        float y1 = o[4 * k + 2 * r + 1] * inv_l * v_scale[col + 1];
-        if (v_mean != nullptr && l > 0.0f) {  // rows with no visible key stay exactly 0
-          y0 += v_mean[col];
-          y1 += v_mean[col + 1];
-        }
+        const float y0 = o[4 * k + 2 * r] * inv_l * vs[k].x + (add_mean ? vm[k].x : 0.0f);
+        const float y1 = o[4 * k + 2 * r + 1] * inv_l * vs[k].y + (add_mean ? vm[k].y : 0.0f);
         *reinterpret_cast<uint32_t*>(out + col) = pack2<T>(y0, y1);
       }
     }

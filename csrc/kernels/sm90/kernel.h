@@ -72,18 +72,15 @@ __global__ void __launch_bounds__(Tr::kThreads, 1)
     const int row_base = m0 + cw * Tr::kRowsPerWarpgroup;
 
     const int64_t vec_base = (static_cast<int64_t>(tc.batch) * p.heads_kv + seq.kv_head) * Tr::kHeadDim;
-    // V scale/mean of this tile: loaded now, staged in shared memory after the first key tile (the
-    // load latency hides behind Q quantization and the prologue), read by the epilogue.
-    const float vs_loaded = p.v_scale[vec_base + tid % Tr::kHeadDim];
-    const float vm_loaded = p.v_mean != nullptr ? p.v_mean[vec_base + tid % Tr::kHeadDim] : 0.0f;
+    // V scale/mean of this tile, copied to shared memory asynchronously (no registers held across
+    // the main loop); the epilogue waits for them. Double-buffered by tile parity: a fast thread may
+    // stage the next tile's vectors while another still reads this tile's in its epilogue.
     float* vs_stage = smem.v_scale[tile_iter & 1][cw];
     float* vm_stage = smem.v_mean[tile_iter & 1][cw];
-    auto stage_v_vectors = [&] {
-      if (tid < Tr::kHeadDim) {
-        vs_stage[tid] = vs_loaded;
-        vm_stage[tid] = vm_loaded;
-      }
-    };
+    if (tid < Tr::kHeadDim) {
+      cp_async_f32(vs_stage + tid, p.v_scale + vec_base + tid);
+      if (p.v_mean != nullptr) cp_async_f32(vm_stage + tid, p.v_mean + vec_base + tid);
+    }
     const float* k_mean = (p.k_mean != nullptr && p.lse != nullptr) ? p.k_mean + vec_base : nullptr;
     const T* q_rows;
     int64_t q_row_stride;
@@ -116,9 +113,9 @@ __global__ void __launch_bounds__(Tr::kThreads, 1)
     OnlineSoftmax<Tr::kSAccRegs> softmax;
     const int row0 = row_base + warp * 16 + g;
     Mainloop::run(smem, read, n_tiles, q8_addr, qq.scale_log2, k_scale_of, needs_mask, 2 * c, row0, seq.lq,
-                  seq.lk, cw, o, softmax, stage_v_vectors);
-    if (n_tiles == 0) stage_v_vectors();
-    // The staged V vectors were written by other threads of this warpgroup.
+                  seq.lk, cw, o, softmax);
+    // The staged V vectors were copied by other threads of this warpgroup.
+    cp_async_wait_all();
     named_barrier_sync(static_cast<int>(NamedBarrier::kEpilogueWg0) + cw, 128);
     epilogue_store<T, Tr::kHeadDim>(p, seq, tc.batch, tc.head, row0, o, softmax, qq, vs_stage,
                                     p.v_mean != nullptr ? vm_stage : nullptr);

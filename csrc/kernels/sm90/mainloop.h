@@ -94,12 +94,11 @@ struct ConsumerMainloop {
   }
 
   // Runs the key loop for one work tile. o/softmax hold the result for the epilogue.
-  template <class KScaleFn, class MaskFn, class PrologueFn>
+  template <class KScaleFn, class MaskFn>
   __device__ __forceinline__ static void run(SharedStorage<Tr>& smem, PipelineState<Tr::kStages>& read, int n_tiles,
                                              uint32_t q8_addr, float q_scale, KScaleFn&& k_scale_of,
                                              MaskFn&& tile_needs_mask, const int key_col_base, const int row0,
-                                             int lq, int lk, int cw, float (&o)[kO], OnlineSoftmax<kN>& softmax,
-                                             PrologueFn&& after_prologue) {
+                                             int lq, int lk, int cw, float (&o)[kO], OnlineSoftmax<kN>& softmax) {
 #pragma unroll
     for (int i = 0; i < kO; ++i) o[i] = 0.0f;
     softmax.init();
@@ -178,7 +177,6 @@ struct ConsumerMainloop {
     pass_softmax_turn();
     pack_p_fp8(pf, pa);
     read.advance();
-    after_prologue();
 
     float o_fresh[kTwoLevel ? kO : 1];
     // One key tile with QK(j) and P·V(j-1) in flight around softmax(j). Masked tiles are always the

@@ -64,6 +64,17 @@ __device__ __forceinline__ float ld_shared_volatile(const float* p) {
   return v;
 }
 
+// 4-byte global -> shared copy that bypasses registers (completion: cp_async_wait_all).
+__device__ __forceinline__ void cp_async_f32(float* smem_dst, const float* gmem_src) {
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(smem_addr(smem_dst)), "l"(gmem_src) : "memory");
+}
+__device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_all;\n" ::: "memory"); }
+__device__ __forceinline__ float2 ld_shared_f32x2(const float* p) {
+  float2 v;
+  asm volatile("ld.shared.v2.f32 {%0, %1}, [%2];\n" : "=f"(v.x), "=f"(v.y) : "r"(smem_addr(p)));
+  return v;
+}
+
 // ---- fences and barriers ----
 // Generic-proxy shared-memory writes (Q8 stores) must be fenced before wgmma (async proxy) reads them.
 __device__ __forceinline__ void fence_view_async_shared() {
