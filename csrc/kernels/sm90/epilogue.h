@@ -51,14 +51,19 @@ __device__ __forceinline__ void epilogue_store(const KernelParams& p, const SeqI
     const float inv_l = l > 0.0f ? 1.0f / l : 0.0f;  // no visible key: O = 0
     const bool add_mean = v_mean != nullptr && l > 0.0f;  // rows with no visible key stay exactly 0
     T* out = static_cast<T*>(p.o) + o_base + (seq.q_row0 + row) * p.o_token_stride;
+    // All values are packed before the first store: reusing one register for each store's data
+    // would make every pack wait until the previous store has read it.
+    uint32_t packed[kO / 4];
+#pragma unroll
+    for (int k = 0; k < kO / 4; ++k) {
+      const float y0 = o[4 * k + 2 * r] * inv_l * vs[k].x + (add_mean ? vm[k].x : 0.0f);
+      const float y1 = o[4 * k + 2 * r + 1] * inv_l * vs[k].y + (add_mean ? vm[k].y : 0.0f);
+      packed[k] = pack2<T>(y0, y1);
+    }
 #pragma unroll
     for (int k = 0; k < kO / 4; ++k) {
       const int col = 8 * k + 2 * c;
-      if (col < p.head_dim) {
-        const float y0 = o[4 * k + 2 * r] * inv_l * vs[k].x + (add_mean ? vm[k].x : 0.0f);
-        const float y1 = o[4 * k + 2 * r + 1] * inv_l * vs[k].y + (add_mean ? vm[k].y : 0.0f);
-        *reinterpret_cast<uint32_t*>(out + col) = pack2<T>(y0, y1);
-      }
+      if (col < p.head_dim) *reinterpret_cast<uint32_t*>(out + col) = packed[k];
     }
     if (p.lse != nullptr && c == 0) {
       float lse = -INFINITY;
