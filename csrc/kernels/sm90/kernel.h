@@ -1,15 +1,17 @@
 // The Hopper attention kernel: warp-specialised (1 producer warpgroup, 2 consumer warpgroups),
-// persistent over work tiles of 128 query rows x one (sequence, head).
+// persistent over work tiles of 128 query rows x one (sequence, head). Tr::kPV picks the P·V path.
 #pragma once
 
 #include <cuda.h>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/sm90/epilogue.h"
 #include "kernels/sm90/kernel_params.h"
 #include "kernels/sm90/kernel_traits.h"
 #include "kernels/sm90/mainloop.h"
+#include "kernels/sm90/mainloop_fp16pv.h"
 #include "kernels/sm90/pipeline.h"
 #include "kernels/sm90/ptx.h"
 #include "kernels/sm90/q_quant.h"
@@ -48,7 +50,11 @@ __global__ void __launch_bounds__(Tr::kThreads, 1)
   }
   setmaxnreg_inc<Tr::kConsumerRegs>();
 
-  using Mainloop = ConsumerMainloop<Tr, kCausal, kTwoLevel>;
+  // FP8 modes: the e4m3 P·V loop (mainloop.h); FP16 modes: the 16-bit P·V loop (kTwoLevel unused).
+  constexpr bool kFp8PV = Tr::kPV == PVOperand::kE4m3;
+  using Mainloop = std::conditional_t<kFp8PV, ConsumerMainloop<Tr, kCausal, kTwoLevel>,
+                                      ConsumerMainloopFp16PV<Tr, kCausal>>;
+  using Softmax = std::conditional_t<kFp8PV, OnlineSoftmax<Tr::kSAccRegs>, OnlineSoftmaxFp16PV<Tr::kSAccRegs>>;
   const int cw = wg - 1;  // consumer warpgroup index
   const int tid = threadIdx.x % 128;
   const int warp = tid / 32, lane = tid % 32, g = lane / 4, c = lane % 4;
@@ -70,7 +76,7 @@ __global__ void __launch_bounds__(Tr::kThreads, 1)
     const int64_t vec_base = (static_cast<int64_t>(tc.batch) * p.heads_kv + seq.kv_head) * Tr::kHeadDim;
     // V scale/mean of this tile: loaded now, staged in shared memory after the first key tile (the
     // load latency hides behind Q quantization and the prologue), read by the epilogue.
-    const float vs_loaded = p.v_scale[vec_base + tid % Tr::kHeadDim];
+    const float vs_loaded = p.v_scale != nullptr ? p.v_scale[vec_base + tid % Tr::kHeadDim] : 1.0f;  // FP16: none
     const float vm_loaded = p.v_mean != nullptr ? p.v_mean[vec_base + tid % Tr::kHeadDim] : 0.0f;
     float* vs_stage = smem.v_scale[tile_iter & 1][cw];
     float* vm_stage = smem.v_mean[tile_iter & 1][cw];
@@ -109,7 +115,7 @@ __global__ void __launch_bounds__(Tr::kThreads, 1)
     };
 
     float o[Tr::kOAccRegs];
-    OnlineSoftmax<Tr::kSAccRegs> softmax;
+    Softmax softmax;
     const int row0 = row_base + warp * 16 + g;
     Mainloop::run(smem, read, n_tiles, q8_addr, qq.scale_log2, k_scale_of, needs_mask, 2 * c, row0, seq.lq,
                   seq.lk, cw, o, softmax, stage_v_vectors);
@@ -117,7 +123,7 @@ __global__ void __launch_bounds__(Tr::kThreads, 1)
     // The staged V vectors were written by other threads of this warpgroup.
     named_barrier_sync(static_cast<int>(NamedBarrier::kEpilogueWg0) + cw, 128);
     epilogue_store<T, Tr::kHeadDim>(p, seq, tc.batch, tc.head, row0, o, softmax, qq, vs_stage,
-                                    p.v_mean != nullptr ? vm_stage : nullptr);
+                                    p.v_mean != nullptr ? vm_stage : nullptr, Tr::kPOffsetLog2);
     ++tile_iter;
   }
 }
