@@ -38,30 +38,17 @@ struct ConsumerMainloopFp16PV {
   static constexpr int kQKSteps = Tr::kHeadDim / 32;
   static constexpr uint32_t kPVStepBytes = 16 * 128;  // 16 token rows of every slab
 
-  // Descriptors of the operands in ring stage 0; another stage or k-step only moves the start
-  // address (bits 0-13, 16-byte units), which never carries into the other fields since shared
-  // memory is under 256 KB. Built once per work tile, so the issue phase (which holds the
-  // tensor-core turn) does one add per wgmma instead of building each descriptor.
-  struct Descriptors {
-    uint64_t q, k0, v0;
-  };
-  __device__ __forceinline__ static uint64_t advance(uint64_t desc, uint32_t bytes) {
-    return (desc & 0xFFFFFFFF00000000ull) | static_cast<uint32_t>(static_cast<uint32_t>(desc) + (bytes >> 4));
-  }
-
-  __device__ __forceinline__ static void issue_qk(int32_t (&acc)[kN], const Descriptors& d, int stage) {
-    const uint64_t k_desc = advance(d.k0, stage * Tr::kKTileBytes);
+  __device__ __forceinline__ static void issue_qk(int32_t (&acc)[kN], uint32_t q8_addr, uint32_t k_addr) {
 #pragma unroll
     for (int ks = 0; ks < kQKSteps; ++ks) {
-      wgmma_s8_ss_n128(acc, advance(d.q, 32 * ks), advance(k_desc, 32 * ks), ks > 0);
+      wgmma_s8_ss_n128(acc, make_smem_desc(q8_addr + 32 * ks, Tr::kQKSwizzle),
+                       make_smem_desc(k_addr + 32 * ks, Tr::kQKSwizzle), ks > 0);
     }
   }
-  __device__ __forceinline__ static void issue_pv(float (&o)[kO], const uint32_t (&a)[kPVSteps][4],
-                                                  const Descriptors& d, int stage) {
-    const uint64_t v_desc = advance(d.v0, stage * Tr::kVTileBytes);
+  __device__ __forceinline__ static void issue_pv(float (&o)[kO], const uint32_t (&a)[kPVSteps][4], uint32_t v_addr) {
 #pragma unroll
     for (int ks = 0; ks < kPVSteps; ++ks) {
-      const uint64_t desc = advance(v_desc, kPVStepBytes * ks);
+      const uint64_t desc = make_smem_desc_v16(v_addr + kPVStepBytes * ks, Tr::kVSlabBytes);
       if constexpr (kO == 64) {
         wgmma_16bit_rs_n128<PType>(o, a[ks], desc);
       } else {
@@ -98,8 +85,6 @@ struct ConsumerMainloopFp16PV {
     float pf[kN];
     uint32_t pa[kPVSteps][4];
     float alpha[2];
-    const Descriptors desc{make_smem_desc(q8_addr, Tr::kQKSwizzle), make_smem_desc(smem_addr(smem.k[0]), Tr::kQKSwizzle),
-                           make_smem_desc_v16(smem_addr(smem.v[0]), Tr::kVSlabBytes)};
 
     auto softmax_tile = [&](int j, float2 ks, auto mask_tag) {
       constexpr bool kMask = decltype(mask_tag)::value;
@@ -127,7 +112,7 @@ struct ConsumerMainloopFp16PV {
     mbar_wait(&smem.k_full[read.index], read.phase);
     wait_my_turn();
     wgmma_fence();
-    issue_qk(acc, desc, read.index);
+    issue_qk(acc, q8_addr, smem_addr(smem.k[read.index]));
     wgmma_commit();
     pass_turn();
     wgmma_wait<0>();
@@ -153,9 +138,9 @@ struct ConsumerMainloopFp16PV {
       reg_fence(o);
       wait_my_turn();
       wgmma_fence();
-      issue_qk(acc, desc, read.index);
+      issue_qk(acc, q8_addr, smem_addr(smem.k[read.index]));
       wgmma_commit();
-      issue_pv(o, pa, desc, pv_read.index);
+      issue_pv(o, pa, smem_addr(smem.v[pv_read.index]));
       wgmma_commit();
       pass_turn();
       wgmma_wait<1>();  // S(j) ready; P·V(j-1) may still run
@@ -180,7 +165,7 @@ struct ConsumerMainloopFp16PV {
     reg_fence(o);
     wait_my_turn();
     wgmma_fence();
-    issue_pv(o, pa, desc, pv_read.index);
+    issue_pv(o, pa, smem_addr(smem.v[pv_read.index]));
     wgmma_commit();
     pass_turn();
     wgmma_wait<0>();
