@@ -15,7 +15,7 @@ struct Backend {
   void (*quant_k)(const QuantKParams& p, const at::Tensor& like);
   void (*quant_v)(const QuantVParams& p, const at::Tensor& like);
   // Picks the kernel for p (throws with the reason when none fits); returns its choice and sets
-  // p.softmax_block_keys to what that kernel uses.
+  // p.softmax_block_keys and p.pv_operand_dtype to what that kernel uses.
   KernelChoice (*select)(AttentionParams& p, KernelChoice requested, const at::Tensor& like);
   void (*attention)(const AttentionParams& p, KernelChoice kernel, const at::Tensor& like);
 };
@@ -24,6 +24,8 @@ const Backend& cpu_backend();
 
 // Softmax step (keys) of each kernel family, emulated by the CPU reference when asked to.
 int softmax_block_keys(KernelChoice kernel);
+// 16-bit type of the FP16-mode P·V product of each kernel family (AttentionParams::pv_operand_dtype).
+DType pv_operand_dtype(KernelChoice kernel, const AttentionParams& p);
 
 // Throws a c10::Error naming the operation when status is not success.
 void check_status(Status s, const char* what);

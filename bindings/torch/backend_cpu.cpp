@@ -15,6 +15,12 @@ int softmax_block_keys(KernelChoice kernel) {
   return kernel == KernelChoice::kSm90 ? 128 : 64;
 }
 
+DType pv_operand_dtype(KernelChoice kernel, const AttentionParams& p) {
+  // The Hopper kernel multiplies 16-bit V in its own type (bf16 V with bf16 P); the mma.sync kernels
+  // convert V to fp16.
+  return kernel == KernelChoice::kSm90 && p.pv_mode == PVMode::kFp16Fp32 ? p.v_dtype : DType::kFloat16;
+}
+
 namespace {
 
 void cpu_quant_k(const QuantKParams& p, const at::Tensor&) { check_status(reference::quant_k(p), "quant_k"); }
@@ -24,6 +30,7 @@ KernelChoice cpu_select(AttentionParams& p, KernelChoice requested, const at::Te
   // On CPU "kernel" only picks which GPU kernel's softmax step to emulate.
   const KernelChoice k = requested == KernelChoice::kAuto ? KernelChoice::kMma : requested;
   p.softmax_block_keys = softmax_block_keys(k);
+  p.pv_operand_dtype = pv_operand_dtype(k, p);
   return k;
 }
 

@@ -208,6 +208,7 @@ std::tuple<at::Tensor, at::Tensor> attention(
     TORCH_CHECK(vv.heads == p.heads_kv && vv.dim == p.head_dim, "v shape ", v->sizes(), " does not match k8/q");
     p.v = vv.strided;
     p.v_dtype = dtype_of(*v, "v");
+    p.v_tokens = vv.tokens;
   }
   if (v_mean.has_value()) {
     check_quantized(*v_mean, "v_mean", at::kFloat, 3);

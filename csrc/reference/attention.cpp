@@ -28,6 +28,7 @@ void attend_head(const AttentionParams& p, int b, int h) {
   if (lq == 0) return;
   const int g = h / (p.heads_q / p.heads_kv);
   const bool fp8 = is_fp8(p.pv_mode);
+  const bool pv_bf16 = p.pv_operand_dtype == DType::kBFloat16;  // bf16 V as it is, P rounded to bf16
   const float p_offset = fp8 ? kLog2Fp8Max : 0.0f;
 
   // Q -> INT8 with the group geometry of quant_layout.h; sm_scale·log2e folded into the scale.
@@ -61,7 +62,8 @@ void attend_head(const AttentionParams& p, int b, int h) {
         v[j * d + c] = e4m3_to_float(p.v8[(head_index * dp + c) * T + ps.start + slot]);
       } else {
         const int64_t off = raw_offset(p.seq_k, p.v.batch_stride, p.v.token_stride, p.v.head_stride, b, j, g);
-        v[j * d + c] = round_to_half_saturate(load_raw(p.v_dtype, p.v.ptr, off + c));
+        const float raw = load_raw(p.v_dtype, p.v.ptr, off + c);
+        v[j * d + c] = pv_bf16 ? raw : round_to_half_saturate(raw);
       }
     }
   }
@@ -94,7 +96,9 @@ void attend_head(const AttentionParams& p, int b, int h) {
       for (int j = 0; j < n; ++j) {
         const float prob = std::exp2(s[j] - m_shift);
         row_sum += prob;
-        const float pq = fp8 ? round_to_e4m3_value(prob) : round_to_half_value_saturate(prob);
+        const float pq = fp8       ? round_to_e4m3_value(prob)
+                         : pv_bf16 ? bf16_bits_to_float(float_to_bf16_bits(prob))
+                                   : round_to_half_value_saturate(prob);
         if (pq == 0.0f) continue;
         const float* vr = &v[(kb + j) * d];
         for (int c = 0; c < d; ++c) acc[c] += pq * vr[c];

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 import sageattention as sa
-from sageattention._dispatch import KERNEL_MMA, PV_FP8_FP32_FP32, PV_FP16_FP32, choose
+from sageattention._dispatch import KERNEL_MMA, KERNEL_SM90, PV_FP8_FP32_FP32, PV_FP16_FP32, choose
 
 ops = torch.ops.sageattention
 
@@ -99,6 +99,8 @@ def sage_variants(device):
     arch = major * 10 + minor
     auto = choose(device)
     variants.append(("sageattn", full(auto.pv_mode, auto.kernel), kernel_only(auto.pv_mode, auto.kernel)))
+    if arch == 90:  # what sageattn_qk_int8_pv_fp16_cuda runs there
+        variants.append(("sm90 fp16", full(PV_FP16_FP32, KERNEL_SM90), kernel_only(PV_FP16_FP32, KERNEL_SM90)))
     if arch >= 89:
         variants.append(("mma fp8", full(PV_FP8_FP32_FP32, KERNEL_MMA), kernel_only(PV_FP8_FP32_FP32, KERNEL_MMA)))
     variants.append(("mma fp16", full(PV_FP16_FP32, KERNEL_MMA), kernel_only(PV_FP16_FP32, KERNEL_MMA)))
@@ -150,7 +152,7 @@ def run_grid(args, device):
     timer = Timer(device)
     rows = []
     dtype = torch.bfloat16
-    variants = sage_variants(device)
+    variants = [v for v in sage_variants(device) if args.variants is None or v[0].replace(" ", "-") in args.variants]
     for d in args.head_dims:
         for causal in args.causal:
             for n in args.seqlens:
@@ -194,9 +196,12 @@ def accuracy(device, n=4096, d=128):
             q = q * 2.0
         q, k, v = (x.to(device, torch.bfloat16) for x in (q, k, v))
         ref = F.scaled_dot_product_attention(q.float(), k.float(), v.float()).double()
+        fp16_on = lambda kernel: ops.sageattn(q, k, v, None, None, n, n, 0, 2, PV_FP16_FP32, False,  # noqa: E731
+                                              1 / math.sqrt(d), True, False, False, kernel)[0]
         for name, fn in (("sageattn", lambda: sa.sageattn(q, k, v)),
                          ("fp8 mma", lambda: sa.sageattn_qk_int8_pv_fp8_cuda(q, k, v)),
-                         ("fp16 mma", lambda: sa.sageattn_qk_int8_pv_fp16_cuda(q, k, v)),
+                         ("fp16 sm90", lambda: fp16_on(KERNEL_SM90)),
+                         ("fp16 mma", lambda: fp16_on(KERNEL_MMA)),
                          ("sdpa bf16", lambda: F.scaled_dot_product_attention(q, k, v))):
             try:
                 o = fn().double()
@@ -259,6 +264,8 @@ def main(argv=None):
     parser.add_argument("--causal", type=int, nargs="+", default=[0, 1], help="0 and/or 1")
     parser.add_argument("--batch", type=int)
     parser.add_argument("--heads", type=int)
+    parser.add_argument("--variants", nargs="+", help="sageattention variants to time, '-' for spaces (default: "
+                        "all this GPU runs): sageattn sm90-fp16 mma-fp8 mma-fp16")
     parser.add_argument("--no-accuracy", action="store_true")
     parser.add_argument("--json", type=Path, help="write raw results here")
     parser.add_argument("--markdown", type=Path, help="append the tables to this file")

@@ -1,9 +1,21 @@
 """A small GPU workload for compute-sanitizer (memcheck, racecheck, synccheck): every kernel once,
 with odd lengths, causal, GQA, varlen and LSE. Run: compute-sanitizer python3 sanitizer_suite.py"""
 
+import functools
+
 import torch
 
 import sageattention as sa
+from sageattention import core
+from sageattention._dispatch import KERNEL_MMA, KERNEL_SM90, PV_FP16_FP32
+
+ops = torch.ops.sageattention
+
+
+def fp16_on(kernel):
+    """INT8 Q·K + FP16 P·V pinned to one kernel family."""
+    return functools.partial(core._run, sm_scale=None, qk_quant_gran="per_thread", pv_mode=PV_FP16_FP32,
+                             kernel=kernel, smooth_k=True, smooth_v=False, tensor_layout="HND")
 
 
 def main():
@@ -13,11 +25,12 @@ def main():
     k = torch.randn(1, 2, 77, 128, generator=g).to(dev, torch.bfloat16)
     v = torch.randn(1, 2, 77, 128, generator=g).to(dev, torch.bfloat16)
     major, minor = torch.cuda.get_device_capability()
-    calls = [sa.sageattn, sa.sageattn_qk_int8_pv_fp16_cuda]
-    if major * 10 + minor >= 89:
+    sm = major * 10 + minor
+    calls = [sa.sageattn, fp16_on(KERNEL_MMA)]
+    if sm >= 89:
         calls.append(sa.sageattn_qk_int8_pv_fp8_cuda)
-    if major * 10 + minor == 90:
-        calls.append(sa.sageattn_qk_int8_pv_fp8_cuda_sm90)
+    if sm == 90:
+        calls += [sa.sageattn_qk_int8_pv_fp8_cuda_sm90, fp16_on(KERNEL_SM90)]
     for fn in calls:
         for causal in (False, True):
             o, lse = fn(q, k, v, is_causal=causal, return_lse=True)
@@ -26,6 +39,8 @@ def main():
     cu_k = torch.tensor([0, 50, 77], dtype=torch.int32, device=dev)
     qv, kv = q[0].transpose(0, 1)[:70].contiguous(), k[0].transpose(0, 1).contiguous()
     sa.sageattn_varlen(qv, kv, kv, cu_q, cu_k, 67, 50, is_causal=True)
+    if sm == 90:  # FP16 P·V varlen on the Hopper kernel (V rows of the next sequence meet P = 0)
+        ops.sageattn(qv, kv, kv, cu_q, cu_k, 67, 50, 0, 2, PV_FP16_FP32, True, 0.1, True, False, True, KERNEL_SM90)
     torch.cuda.synchronize()
     print("sanitizer suite ran", len(calls), "kernels")
 

@@ -92,6 +92,12 @@ struct AttentionParams {
   // saturation inside the op). v_mean, when set, is added to the output (V was smoothed beforehand).
   StridedTensor v;
   DType v_dtype = DType::kFloat16;
+  int64_t v_tokens = 0;            // rows of v's token axis (varlen: the packed total); bounds TMA reads
+  // FP16 modes: the 16-bit type of the P·V product. kFloat16 is the mode as defined (V saturated to
+  // fp16, P rounded to fp16); kBFloat16 (bf16 V only) multiplies V as it is with P rounded to bf16,
+  // which is what the Hopper kernel does with bf16 V. Kernel selection sets it so that the CPU
+  // reference emulates the kernel that runs; the kernels themselves follow v_dtype.
+  DType pv_operand_dtype = DType::kFloat16;
 
   MutableStridedTensor o;          // dtype, head_dim columns written
   // LSE, natural log, fp32. Dense [batch, heads_q, seqlen_q] (batch_stride, head_stride, token 1);

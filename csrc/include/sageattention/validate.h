@@ -43,6 +43,8 @@ inline Status validate(const AttentionParams& p) {
   if (!empty && (!p.q.ptr || !p.o.ptr || !p.k8 || !p.k_scale)) return Status::kInvalidArgument;
   if (!empty && is_fp8(p.pv_mode) && (!p.v8 || !p.v_scale)) return Status::kInvalidArgument;
   if (!empty && !is_fp8(p.pv_mode) && !p.v.ptr) return Status::kInvalidArgument;
+  if (p.pv_operand_dtype == DType::kBFloat16 && (is_fp8(p.pv_mode) || p.v_dtype != DType::kBFloat16))
+    return Status::kInvalidArgument;  // bf16 P·V multiplies bf16 V as it is
   return Status::kSuccess;
 }
 

@@ -1,4 +1,5 @@
-// Host entry points of the Hopper path: argument checks, TMA descriptors for K8 / V8, launch.
+// Host entry points of the Hopper path: argument checks, TMA descriptors for Q, K8 and V (FP8 V8 or
+// the caller's 16-bit V), launch.
 #include <cuda.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -83,11 +84,52 @@ bool encode_q(CUtensorMap* map, const AttentionParams& p) {
             CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }
 
+// TMA strides must be nonzero multiples of 16 bytes; a dimension of extent 1 is never stepped, so
+// its stride (which torch leaves arbitrary) is replaced by a valid one.
+bool tma_stride_ok(int64_t extent, int64_t elem_stride) {
+  return extent <= 1 || (elem_stride > 0 && elem_stride % 8 == 0);
+}
+cuuint64_t tma_stride_bytes(int64_t extent, int64_t elem_stride) {
+  return static_cast<cuuint64_t>(extent <= 1 ? 8 : elem_stride) * 2;
+}
+
+// Raw 16-bit V [batch, tokens, heads, head_dim] with element strides (varlen: one packed entry of
+// v_tokens rows). A box is one 64-column slab (one 128-byte swizzled row per token) x 128 tokens of
+// one (batch, head); columns past head_dim and tokens past the tensor are zero-filled.
+bool encode_v16(CUtensorMap* map, const AttentionParams& p, int slab_columns) {
+  auto fn = encode_fn();
+  if (fn == nullptr) return false;
+  const int64_t batch = p.seq_k.varlen() ? 1 : p.seq_k.batch;
+  const cuuint64_t dims[4] = {static_cast<cuuint64_t>(p.head_dim), static_cast<cuuint64_t>(p.v_tokens),
+                              static_cast<cuuint64_t>(p.heads_kv), static_cast<cuuint64_t>(batch)};
+  const cuuint64_t strides[3] = {tma_stride_bytes(p.v_tokens, p.v.token_stride),
+                                 tma_stride_bytes(p.heads_kv, p.v.head_stride),
+                                 tma_stride_bytes(batch, p.v.batch_stride)};
+  const cuuint32_t box[4] = {static_cast<cuuint32_t>(slab_columns), 128, 1, 1};
+  const cuuint32_t elem_strides[4] = {1, 1, 1, 1};
+  return fn(map, CU_TENSOR_MAP_DATA_TYPE_UINT16, 4, const_cast<void*>(p.v.ptr), dims, strides, box, elem_strides,
+            CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+            CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
+
+// FP16 P·V: only "fp32" accumulation runs here; "fp16+fp32" (fp16 accumulation per key block) stays
+// on the mma.sync kernel. V is read by TMA straight from the caller's tensor. fp16 Q with bf16 V
+// (never produced by the public API, which requires one dtype) has no instantiation: mma.sync.
+bool fp16_pv_supported(const AttentionParams& p) {
+  if (p.pv_mode != PVMode::kFp16Fp32) return false;
+  if (p.dtype == DType::kFloat16 && p.v_dtype == DType::kBFloat16) return false;
+  if (p.v.ptr == nullptr || !aligned(p.v.ptr, 16)) return false;
+  if (p.v_tokens <= 0 || p.v_tokens > INT32_MAX) return false;  // TMA coordinates are int32
+  const int64_t batch = p.seq_k.varlen() ? 1 : p.seq_k.batch;
+  return tma_stride_ok(p.v_tokens, p.v.token_stride) && tma_stride_ok(p.heads_kv, p.v.head_stride) &&
+         tma_stride_ok(batch, p.v.batch_stride);
+}
+
 }  // namespace
 
 bool attention_sm90_supports(const AttentionParams& p, int sm_arch) {
   if (sm_arch != 90) return false;
-  if (!is_fp8(p.pv_mode)) return false;  // FP16 P·V on Hopper: portable kernel for now
+  if (!is_fp8(p.pv_mode) && !fp16_pv_supported(p)) return false;
   const int dp = p.head_dim_padded;
   if (dp != 64 && dp != 128) return false;
   if (p.head_dim <= 0 || p.head_dim > dp || p.head_dim % 8 != 0 || padded_head_dim(p.head_dim) != dp) return false;
@@ -98,7 +140,7 @@ bool attention_sm90_supports(const AttentionParams& p, int sm_arch) {
   if (!p.seq_q.varlen() && p.q.batch_stride % 8 != 0) return false;
   if (!aligned(p.o.ptr, 4) || p.o.token_stride % 2 != 0 || p.o.head_stride % 2 != 0) return false;
   if (!p.seq_q.varlen() && p.o.batch_stride % 2 != 0) return false;
-  if (!aligned(p.k8, 16) || !aligned(p.v8, 16)) return false;
+  if (!aligned(p.k8, 16) || (is_fp8(p.pv_mode) && !aligned(p.v8, 16))) return false;
   if (p.seq_k.padded_tokens <= 0 || p.seq_k.padded_tokens % kTokenPad != 0) return false;
   if (p.seq_k.padded_tokens > (int64_t{1} << 31) - kTokenPad) return false;  // TMA coordinates are int32
   return true;
@@ -106,8 +148,9 @@ bool attention_sm90_supports(const AttentionParams& p, int sm_arch) {
 
 Status attention_sm90(const AttentionParams& p, void* stream) {
   if (p.seq_q.batch == 0 || (!p.seq_q.varlen() && p.seq_q.seqlen == 0)) return Status::kSuccess;
-  if (p.k8 == nullptr || p.k_scale == nullptr || p.v8 == nullptr || p.v_scale == nullptr || p.q.ptr == nullptr ||
-      p.o.ptr == nullptr) {
+  const bool fp8 = is_fp8(p.pv_mode);
+  if (p.k8 == nullptr || p.k_scale == nullptr || p.q.ptr == nullptr || p.o.ptr == nullptr ||
+      (fp8 && (p.v8 == nullptr || p.v_scale == nullptr)) || (!fp8 && p.v.ptr == nullptr)) {
     return Status::kInvalidArgument;
   }
   if (!attention_sm90_supports(p, 90)) return Status::kNotSupported;
@@ -132,7 +175,7 @@ Status attention_sm90(const AttentionParams& p, void* stream) {
   k.lse_head_stride = p.lse_head_stride;
   k.k_scale = p.k_scale;
   k.k_mean = p.k_mean;
-  k.v_scale = p.v_scale;
+  k.v_scale = fp8 ? p.v_scale : nullptr;  // 16-bit V carries no scale
   k.v_mean = p.v_mean;
   k.cu_seqlens_q = p.seq_q.cu_seqlens;
   k.cu_seqlens_k = p.seq_k.cu_seqlens;
@@ -157,9 +200,9 @@ Status attention_sm90(const AttentionParams& p, void* stream) {
   // (64B or 128B swizzle); rows of V^T are 128 tokens = 128 bytes.
   const CUtensorMapSwizzle k_swizzle = dp == 128 ? CU_TENSOR_MAP_SWIZZLE_128B : CU_TENSOR_MAP_SWIZZLE_64B;
   if (!encode_3d(&a.tma_k, p.k8, dp, T, bk * p.heads_kv, dp, 128, k_swizzle)) return Status::kCudaError;
-  if (!encode_3d(&a.tma_v, p.v8, T, dp, bk * p.heads_kv, 128, dp, CU_TENSOR_MAP_SWIZZLE_128B)) {
-    return Status::kCudaError;
-  }
+  const bool v_encoded = fp8 ? encode_3d(&a.tma_v, p.v8, T, dp, bk * p.heads_kv, 128, dp, CU_TENSOR_MAP_SWIZZLE_128B)
+                             : encode_v16(&a.tma_v, p, sm90::KernelTraits<64, sm90::PVOperand::kF16>::kVSlabColumns);
+  if (!v_encoded) return Status::kCudaError;
   // Dense Q is prefetched by TMA when its strides allow (16-byte multiples, checked above for 8
   // elements; TMA also needs nonzero strides); otherwise consumers load it.
   k.q_via_tma = !varlen && p.q.token_stride > 0 && p.q.head_stride > 0 && p.q.batch_stride > 0 &&
@@ -167,8 +210,20 @@ Status attention_sm90(const AttentionParams& p, void* stream) {
   a.num_sms = num_sms_cached();
   a.stream = static_cast<cudaStream_t>(stream);
 
-  const bool two_level = p.pv_mode == PVMode::kFp8Fp32Fp32;
   const bool bf16 = p.dtype == DType::kBFloat16;
+  if (!fp8) {
+    // P·V runs in V's type: fp16 V (fp16 inputs, or V - mean materialised as fp16 by smooth_v) or bf16 V.
+    const bool v_bf16 = p.v_dtype == DType::kBFloat16;
+    if (dp == 64) {
+      if (!bf16) return sm90::launch_attention_fp16pv_dispatch<64, __half, __half>(a, p.causal);
+      return v_bf16 ? sm90::launch_attention_fp16pv_dispatch<64, __nv_bfloat16, __nv_bfloat16>(a, p.causal)
+                    : sm90::launch_attention_fp16pv_dispatch<64, __nv_bfloat16, __half>(a, p.causal);
+    }
+    if (!bf16) return sm90::launch_attention_fp16pv_dispatch<128, __half, __half>(a, p.causal);
+    return v_bf16 ? sm90::launch_attention_fp16pv_dispatch<128, __nv_bfloat16, __nv_bfloat16>(a, p.causal)
+                  : sm90::launch_attention_fp16pv_dispatch<128, __nv_bfloat16, __half>(a, p.causal);
+  }
+  const bool two_level = p.pv_mode == PVMode::kFp8Fp32Fp32;
   if (dp == 64) {
     return bf16 ? sm90::launch_attention_dispatch<64, __nv_bfloat16>(a, p.causal, two_level)
                 : sm90::launch_attention_dispatch<64, __half>(a, p.causal, two_level);

@@ -1,15 +1,17 @@
 // The Hopper attention kernel: warp-specialised (1 producer warpgroup, 2 consumer warpgroups),
-// persistent over work tiles of 128 query rows x one (sequence, head).
+// persistent over work tiles of 128 query rows x one (sequence, head). Tr::kPV picks the P·V path.
 #pragma once
 
 #include <cuda.h>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/sm90/epilogue.h"
 #include "kernels/sm90/kernel_params.h"
 #include "kernels/sm90/kernel_traits.h"
 #include "kernels/sm90/mainloop.h"
+#include "kernels/sm90/mainloop_fp16pv.h"
 #include "kernels/sm90/pipeline.h"
 #include "kernels/sm90/ptx.h"
 #include "kernels/sm90/q_quant.h"
@@ -49,7 +51,11 @@ __global__ void __launch_bounds__(Tr::kThreads, 1)
   }
   setmaxnreg_inc<Tr::kConsumerRegs>();
 
-  using Mainloop = ConsumerMainloop<Tr, kCausal, kTwoLevel>;
+  // FP8 modes: the e4m3 P·V loop (mainloop.h); FP16 modes: the 16-bit P·V loop (kTwoLevel unused).
+  constexpr bool kFp8PV = Tr::kPV == PVOperand::kE4m3;
+  using Mainloop = std::conditional_t<kFp8PV, ConsumerMainloop<Tr, kCausal, kTwoLevel>,
+                                      ConsumerMainloopFp16PV<Tr, kCausal>>;
+  using Softmax = std::conditional_t<kFp8PV, OnlineSoftmax<Tr::kSAccRegs>, OnlineSoftmaxFp16PV<Tr::kSAccRegs>>;
   const int cw = wg - 1;  // consumer warpgroup index
   const int tid = threadIdx.x % 128;
   const int warp = tid / 32, lane = tid % 32, g = lane / 4, c = lane % 4;
@@ -78,7 +84,11 @@ __global__ void __launch_bounds__(Tr::kThreads, 1)
     float* vs_stage = smem.v_scale[tile_iter & 1][cw];
     float* vm_stage = smem.v_mean[tile_iter & 1][cw];
     if (tid < Tr::kHeadDim) {
-      cp_async_f32(vs_stage + tid, p.v_scale + vec_base + tid);
+      if (p.v_scale != nullptr) {
+        cp_async_f32(vs_stage + tid, p.v_scale + vec_base + tid);
+      } else {
+        vs_stage[tid] = 1.0f;  // FP16 P·V: V is not scaled
+      }
       if (p.v_mean != nullptr) cp_async_f32(vm_stage + tid, p.v_mean + vec_base + tid);
     }
     const float* k_mean = (p.k_mean != nullptr && p.lse != nullptr) ? p.k_mean + vec_base : nullptr;
@@ -110,7 +120,7 @@ __global__ void __launch_bounds__(Tr::kThreads, 1)
     };
 
     float o[Tr::kOAccRegs];
-    OnlineSoftmax<Tr::kSAccRegs> softmax;
+    Softmax softmax;
     const int row0 = row_base + warp * 16 + g;
     Mainloop::run(smem, read, n_tiles, q8_addr, qq.scale_log2, k_scale_of, needs_mask, 2 * c, row0, seq.lq,
                   seq.lk, cw, o, softmax);
@@ -118,7 +128,7 @@ __global__ void __launch_bounds__(Tr::kThreads, 1)
     cp_async_wait_all();
     named_barrier_sync(static_cast<int>(NamedBarrier::kEpilogueWg0) + cw, 128);
     epilogue_store<T, Tr::kHeadDim>(p, seq, tc.batch, tc.head, row0, o, softmax, qq, vs_stage,
-                                    p.v_mean != nullptr ? vm_stage : nullptr);
+                                    p.v_mean != nullptr ? vm_stage : nullptr, Tr::kPOffsetLog2);
     ++tile_iter;
   }
 }

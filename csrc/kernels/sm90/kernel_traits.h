@@ -3,11 +3,18 @@
 
 #include <cstdint>
 
+#include "sageattention/constants.h"
+
 namespace sageattention::sm90 {
 
-template <int kHeadDim_>
+// What the P·V wgmma multiplies: e4m3 P with the quantized, transposed V8 (FP8 modes), or P in V's
+// 16-bit type with the caller's raw V (FP16 modes; no V pre-pass).
+enum class PVOperand { kE4m3, kF16, kBf16 };
+
+template <int kHeadDim_, PVOperand kPV_ = PVOperand::kE4m3>
 struct KernelTraits {
   static constexpr int kHeadDim = kHeadDim_;
+  static constexpr PVOperand kPV = kPV_;
   // Two consumer warpgroups of 64 query rows each (the wgmma M): 128 rows share every K/V tile,
   // halving K/V shared-memory traffic per score versus one warpgroup.
   static constexpr int kConsumerWarpgroups = 2;
@@ -17,7 +24,7 @@ struct KernelTraits {
   // O accumulator, the fresh P·V accumulator (fp32+fp32) and the next tile's S (overlap).
   // It is also one 128-byte row of FP8 V (V is [D, tokens]), the TMA 128B-swizzle width.
   static constexpr int kBlockN = 128;
-  // K/V ring depth: 2 x 16 KB per stage (D=128), 2 x 8 KB (D=64).
+  // K/V ring depth: 16 KB K + 16 KB (FP8) or 32 KB (16-bit) V per stage at D=128, half that at D=64.
 #ifdef SAGE_SM90_STAGES
   static constexpr int kStages = SAGE_SM90_STAGES;
 #else
@@ -40,7 +47,15 @@ struct KernelTraits {
   static constexpr int kQ8Bytes = kBlockM * kHeadDim;
   static constexpr int kQRawBytes = kBlockM * kHeadDim * 2;  // fp16/bf16 tile loaded by TMA
   static constexpr int kKTileBytes = kBlockN * kHeadDim;
-  static constexpr int kVTileBytes = kHeadDim * kBlockN;
+  static constexpr int kVElemBytes = kPV == PVOperand::kE4m3 ? 1 : 2;
+  static constexpr int kVTileBytes = kHeadDim * kBlockN * kVElemBytes;
+  // 16-bit V is MN-major ([tokens, D], D contiguous): TMA lands it in slabs of 64 columns, one
+  // 128-byte swizzled row per token, the widest row the 128B swizzle allows.
+  static constexpr int kVSlabColumns = 64;
+  static constexpr int kVSlabBytes = kBlockN * 128;
+  // P = exp2(S - max) is scaled into [0, 448] for e4m3 (offset log2 448) and stays in [0, 1] for
+  // 16-bit P, as the reference defines the FP16 mode.
+  static constexpr float kPOffsetLog2 = kPV == PVOperand::kE4m3 ? kLog2Fp8Max : 0.0f;
 
   static constexpr int kSAccRegs = kBlockN / 2;   // m64 x n128 fp32/s32 accumulator per thread
   static constexpr int kOAccRegs = kHeadDim / 2;  // m64 x nD

@@ -2,7 +2,11 @@
 #pragma once
 
 #include <cuda.h>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
+
+#include <type_traits>
 
 #include "sageattention/types.h"
 #include "kernels/sm90/kernel.h"
@@ -10,9 +14,8 @@
 
 namespace sageattention::sm90 {
 
-template <int kHeadDim, typename T, bool kCausal, bool kTwoLevel>
+template <class Tr, typename T, bool kCausal, bool kTwoLevel>
 Status launch_attention(const LaunchArgs& a) {
-  using Tr = KernelTraits<kHeadDim>;
   auto kernel = attention_kernel<Tr, T, kCausal, kTwoLevel>;
   constexpr int kSmemBytes = static_cast<int>(sizeof(SharedStorage<Tr>)) + 1024;  // + alignment slack
   // Function attributes are per process: set once, on first use (no per-call driver traffic).
@@ -27,10 +30,17 @@ Status launch_attention(const LaunchArgs& a) {
 
 template <int kHeadDim, typename T>
 Status launch_attention_dispatch(const LaunchArgs& a, bool causal, bool two_level) {
+  using Tr = KernelTraits<kHeadDim>;
   if (causal) {
-    return two_level ? launch_attention<kHeadDim, T, true, true>(a) : launch_attention<kHeadDim, T, true, false>(a);
+    return two_level ? launch_attention<Tr, T, true, true>(a) : launch_attention<Tr, T, true, false>(a);
   }
-  return two_level ? launch_attention<kHeadDim, T, false, true>(a) : launch_attention<kHeadDim, T, false, false>(a);
+  return two_level ? launch_attention<Tr, T, false, true>(a) : launch_attention<Tr, T, false, false>(a);
+}
+
+template <int kHeadDim, typename T, typename TV>
+Status launch_attention_fp16pv_dispatch(const LaunchArgs& a, bool causal) {
+  using Tr = KernelTraits<kHeadDim, std::is_same_v<TV, __half> ? PVOperand::kF16 : PVOperand::kBf16>;
+  return causal ? launch_attention<Tr, T, true, false>(a) : launch_attention<Tr, T, false, false>(a);
 }
 
 }  // namespace sageattention::sm90

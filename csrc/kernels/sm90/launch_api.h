@@ -1,5 +1,5 @@
 // What the host entry point (attention_sm90.cu) sees of the kernel instantiations: the launch
-// arguments and one dispatch function per (head dim, dtype), defined in attention_sm90_d*_*.cu so
+// arguments and the dispatch functions per (head dim, dtype), defined in attention_sm90_*d*_*.cu so
 // the kernels compile in parallel and the entry point compiles no device code.
 #pragma once
 
@@ -20,7 +20,12 @@ struct LaunchArgs {
   cudaStream_t stream;
 };
 
+// FP8 P·V modes; two_level: fp32+fp32 accumulation.
 template <int kHeadDim, typename T>
 Status launch_attention_dispatch(const LaunchArgs& a, bool causal, bool two_level);
+
+// FP16 P·V with fp32 accumulation: T is the dtype of q/o, TV that of V (the P·V operand type).
+template <int kHeadDim, typename T, typename TV>
+Status launch_attention_fp16pv_dispatch(const LaunchArgs& a, bool causal);
 
 }  // namespace sageattention::sm90

@@ -40,8 +40,10 @@ struct SeqInfo {
   int lq = 0, lk = 0;
   int64_t q_row0 = 0;     // global token row of query 0 (varlen: cu_q[b]; dense: 0 within batch b)
   int64_t k_tok0 = 0;     // first token of this sequence on the padded K/V axis
+  int64_t k_row0 = 0;     // global token row of key 0 in the raw K/V tensors (varlen: cu_k[b])
   int kv_slice = 0;       // bk * Hkv + hkv: the outer TMA coordinate of k8 / v8
   int kv_head = 0;
+  int kv_batch = 0;       // bk: the batch coordinate of K/V (dense: b; varlen: 0, one packed entry)
   int64_t k_scale_base = 0;  // index of this sequence's first K scale
 
   __device__ __forceinline__ SeqInfo(const KernelParams& p, int b, int h) {
@@ -53,12 +55,14 @@ struct SeqInfo {
       lq = q1 - q0;
       lk = k1 - k0;
       q_row0 = q0;
+      k_row0 = k0;
       k_tok0 = varlen_padded_start(k0, b);
       bk = 0;
     } else {
       lq = p.seqlen_q;
       lk = p.seqlen_k;
     }
+    kv_batch = bk;
     kv_slice = bk * p.heads_kv + kv_head;
     k_scale_base = static_cast<int64_t>(kv_slice) * (p.k_padded_tokens / kKBlockTokens) * p.k_groups_per_block +
                    k_tok0 / kKBlockTokens * p.k_groups_per_block;
