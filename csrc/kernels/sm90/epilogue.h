@@ -27,11 +27,11 @@ __device__ __forceinline__ uint32_t pack2(float a, float b) {
 }
 
 // row0: sequence row of this thread's first accumulator row (g); its second row is row0 + 8.
-// Softmax: the mode's online-softmax state (row_max, row_sum); P was exp2(S - max + p_offset_log2).
+// Softmax: the mode's online-softmax state (row_max, row_sum); P was 2^kPOffsetLog2 exp2(S - max).
 template <typename T, int kHeadDim, int kO, class Softmax>
 __device__ __forceinline__ void epilogue_store(const KernelParams& p, const SeqInfo& seq, int b, int h, int row0,
                                                const float (&o)[kO], const Softmax& softmax, const QuantizedQ& qq,
-                                               const float* v_scale, const float* v_mean, float p_offset_log2) {
+                                               const float* v_scale, const float* v_mean) {
   const int c = threadIdx.x % 4;
   const int64_t o_base = (p.cu_seqlens_q != nullptr ? 0 : static_cast<int64_t>(b) * p.o_batch_stride) +
                          static_cast<int64_t>(h) * p.o_head_stride;
@@ -69,7 +69,7 @@ __device__ __forceinline__ void epilogue_store(const KernelParams& p, const SeqI
       float lse = -INFINITY;
       if (l > 0.0f) {
         // l = 2^offset * sum exp2(S - m): undo the P offset, then add back q . k_mean of smoothing.
-        lse = (softmax.row_max[r] + __log2f(l) - p_offset_log2) * kLn2 + p.sm_scale * qq.kmean_dot[r];
+        lse = (softmax.row_max[r] + __log2f(l) - Softmax::kPOffsetLog2) * kLn2 + p.sm_scale * qq.kmean_dot[r];
       }
       const int64_t idx = p.cu_seqlens_q != nullptr
                               ? static_cast<int64_t>(h) * p.lse_head_stride + seq.q_row0 + row

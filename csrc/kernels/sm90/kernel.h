@@ -55,7 +55,7 @@ __global__ void __launch_bounds__(Tr::kThreads, 1)
   constexpr bool kFp8PV = Tr::kPV == PVOperand::kE4m3;
   using Mainloop = std::conditional_t<kFp8PV, ConsumerMainloop<Tr, kCausal, kTwoLevel>,
                                       ConsumerMainloopFp16PV<Tr, kCausal>>;
-  using Softmax = std::conditional_t<kFp8PV, OnlineSoftmax<Tr::kSAccRegs>, OnlineSoftmaxFp16PV<Tr::kSAccRegs>>;
+  using Softmax = OnlineSoftmax<Tr::kSAccRegs, kFp8PV>;
   const int cw = wg - 1;  // consumer warpgroup index
   const int tid = threadIdx.x % 128;
   const int warp = tid / 32, lane = tid % 32, g = lane / 4, c = lane % 4;
@@ -128,7 +128,7 @@ __global__ void __launch_bounds__(Tr::kThreads, 1)
     cp_async_wait_all();
     named_barrier_sync(static_cast<int>(NamedBarrier::kEpilogueWg0) + cw, 128);
     epilogue_store<T, Tr::kHeadDim>(p, seq, tc.batch, tc.head, row0, o, softmax, qq, vs_stage,
-                                    p.v_mean != nullptr ? vm_stage : nullptr, Tr::kPOffsetLog2);
+                                    p.v_mean != nullptr ? vm_stage : nullptr);
     ++tile_iter;
   }
 }

@@ -3,8 +3,6 @@
 
 #include <cstdint>
 
-#include "sageattention/constants.h"
-
 namespace sageattention::sm90 {
 
 // What the P·V wgmma multiplies: e4m3 P with the quantized, transposed V8 (FP8 modes), or P in V's
@@ -33,8 +31,8 @@ struct KernelTraits {
   // Consumer warpgroups take turns on the softmax (see NamedBarrier::kSoftmaxTurnWg0). At D=128 a
   // warpgroup's exp stream runs faster with the schedulers to itself (+5% measured, v5); at D=64
   // the tensor work is too short to hide one softmax behind the other's (-8% measured), so both
-  // warpgroups' softmaxes overlap there.
-  static constexpr bool kSoftmaxTurns = kHeadDim >= 128;
+  // warpgroups' softmaxes overlap there. Measured and implemented for the FP8 loop only.
+  static constexpr bool kSoftmaxTurns = kHeadDim >= 128 && kPV_ == PVOperand::kE4m3;
   static constexpr int kThreads = 128 * (1 + kConsumerWarpgroups);
   // Register split (setmaxnreg): 24 x 128 + 240 x 256 = 64512 <= 65536.
   static constexpr int kProducerRegs = 24;
@@ -53,9 +51,6 @@ struct KernelTraits {
   // 128-byte swizzled row per token, the widest row the 128B swizzle allows.
   static constexpr int kVSlabColumns = 64;
   static constexpr int kVSlabBytes = kBlockN * 128;
-  // P = exp2(S - max) is scaled into [0, 448] for e4m3 (offset log2 448) and stays in [0, 1] for
-  // 16-bit P, as the reference defines the FP16 mode.
-  static constexpr float kPOffsetLog2 = kPV == PVOperand::kE4m3 ? kLog2Fp8Max : 0.0f;
 
   static constexpr int kSAccRegs = kBlockN / 2;   // m64 x n128 fp32/s32 accumulator per thread
   static constexpr int kOAccRegs = kHeadDim / 2;  // m64 x nD

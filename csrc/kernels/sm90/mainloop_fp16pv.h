@@ -10,7 +10,7 @@
 #include "kernels/sm90/kernel_traits.h"
 #include "kernels/sm90/pipeline.h"
 #include "kernels/sm90/ptx.h"
-#include "kernels/sm90/softmax_fp16pv.h"
+#include "kernels/sm90/softmax.h"
 #include "kernels/sm90/wgmma_ops.h"
 #include "kernels/sm90/wgmma_ops_16bit.h"
 
@@ -31,7 +31,7 @@ template <class Tr, bool kCausal>
 struct ConsumerMainloopFp16PV {
   static_assert(Tr::kPV == PVOperand::kF16 || Tr::kPV == PVOperand::kBf16, "16-bit P·V traits expected");
   using PType = std::conditional_t<Tr::kPV == PVOperand::kF16, __half, __nv_bfloat16>;
-  using Softmax = OnlineSoftmaxFp16PV<Tr::kSAccRegs>;
+  using Softmax = OnlineSoftmax<Tr::kSAccRegs, false>;
   static constexpr int kN = Tr::kSAccRegs;   // 64
   static constexpr int kO = Tr::kOAccRegs;   // 32 or 64
   static constexpr int kPVSteps = Tr::kBlockN / 16;

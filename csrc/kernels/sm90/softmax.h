@@ -1,8 +1,13 @@
-// Online softmax in base 2 over one m64 x n128 score tile held in wgmma accumulator layout.
-// A thread holds 32 scores of each of its two rows (g and g + 8); the quad shares those rows.
+// Online softmax in base 2 over one m64 x n128 score tile held in wgmma accumulator layout, and the
+// packing of P into the A registers of the P·V wgmma. A thread holds 32 scores of each of its two
+// rows (g and g + 8); the quad shares those rows.
 #pragma once
 
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
 #include <cstdint>
+#include <type_traits>
 
 #include "sageattention/constants.h"
 #include "kernels/sm90/ptx.h"
@@ -24,8 +29,12 @@ __device__ __forceinline__ float quad_sum(float v) {
   return v + __shfl_xor_sync(0xffffffffu, v, 2);
 }
 
-template <int kN>  // scores per row-pair per thread: kBlockN / 2
+// kN: scores per row pair per thread (kBlockN / 2). kFp8P: P feeds the e4m3 P·V and is scaled into
+// [0, 448]; otherwise (16-bit P·V, as the reference defines the FP16 mode) P = exp2(S - max) in [0, 1].
+template <int kN, bool kFp8P = true>
 struct OnlineSoftmax {
+  static constexpr float kPOffsetLog2 = kFp8P ? kLog2Fp8Max : 0.0f;  // P = 2^kPOffsetLog2 exp2(S - max)
+
   float row_max[2];  // running max of S (log2 units), kMaskedScore while nothing was visible
   float row_sum[2];  // this thread's partial sum of fp32 P (quad-reduced in the epilogue)
 
@@ -34,9 +43,15 @@ struct OnlineSoftmax {
     row_sum[0] = row_sum[1] = 0.0f;
   }
 
-  // Exponent offset so that P = exp2(S - offset) = 448 * exp2(S - max); a row with no visible key
-  // yet keeps offset 0, so its masked scores give exactly P = 0.
-  __device__ __forceinline__ static float offset(float m) { return m <= 0.5f * kMaskedScore ? 0.0f : m - kLog2Fp8Max; }
+  // Exponent offset so that P = exp2(S - offset) = 2^kPOffsetLog2 exp2(S - max); a row with no
+  // visible key yet keeps offset 0, so its masked scores give exactly P = 0.
+  __device__ __forceinline__ static float offset(float m) { return m <= 0.5f * kMaskedScore ? 0.0f : m - kPOffsetLog2; }
+
+  // Rescale factor of the old O and sum. Exactly 1 when the max did not move, so callers can skip
+  // the O rescale (an unchanged max is the common case once a row has seen a few tiles).
+  __device__ __forceinline__ static float rescale(float old_max, float new_max) {
+    return new_max == old_max ? 1.0f : exp2_approx(old_max - new_max);
+  }
 
   // Scores in `acc` (int32), column-block scales scale[0] (keys 0..63) and scale[1] (64..127).
   // Unmasked tiles: one FFMA + ex2 per score; the max is taken on raw ints, since a positive scale
@@ -75,7 +90,7 @@ struct OnlineSoftmax {
       }
 #pragma unroll
       for (int r = 0; r < 2; ++r) {
-        alpha[r] = exp2_approx(row_max[r] - new_max[r]);
+        alpha[r] = rescale(row_max[r], new_max[r]);
         row_max[r] = new_max[r];
       }
       float bias[2][2];
@@ -106,7 +121,7 @@ struct OnlineSoftmax {
 #pragma unroll
       for (int r = 0; r < 2; ++r) {
         new_max[r] = fmaxf(row_max[r], quad_max(m[r]));
-        alpha[r] = exp2_approx(row_max[r] - new_max[r]);
+        alpha[r] = rescale(row_max[r], new_max[r]);
         row_max[r] = new_max[r];
       }
       const float off[2] = {offset(new_max[0]), offset(new_max[1])};
@@ -135,6 +150,29 @@ __device__ __forceinline__ void pack_p_fp8(const float (&p)[kN], uint32_t (&a)[k
     a[ks][1] = pack_e4m3x4(p[b + 2], p[b + 3], p[b + 6], p[b + 7]);
     a[ks][2] = pack_e4m3x4(p[b + 8], p[b + 9], p[b + 12], p[b + 13]);
     a[ks][3] = pack_e4m3x4(p[b + 10], p[b + 11], p[b + 14], p[b + 15]);
+  }
+}
+
+// Two fp32 -> one register of two 16-bit values (lo in the low half), round to nearest even.
+template <typename PT>
+__device__ __forceinline__ uint32_t pack_16bit_x2(float lo, float hi) {
+  if constexpr (std::is_same_v<PT, __half>) {
+    const __half2 h = __floats2half2_rn(lo, hi);
+    return *reinterpret_cast<const uint32_t*>(&h);
+  } else {
+    const __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
+    return *reinterpret_cast<const uint32_t*>(&h);
+  }
+}
+
+// P (fp32, accumulator layout) -> A registers of the m64nDk16 P·V wgmmas: k-step ks covers keys
+// 16 ks .. 16 ks + 15, which are accumulator registers 8 ks .. 8 ks + 7 in A-fragment order.
+template <typename PT, int kN>
+__device__ __forceinline__ void pack_p_16bit(const float (&p)[kN], uint32_t (&a)[kN / 8][4]) {
+#pragma unroll
+  for (int ks = 0; ks < kN / 8; ++ks) {
+#pragma unroll
+    for (int r = 0; r < 4; ++r) a[ks][r] = pack_16bit_x2<PT>(p[8 * ks + 2 * r], p[8 * ks + 2 * r + 1]);
   }
 }
 
