@@ -26,6 +26,7 @@
 
 #include "sageattention/constants.h"
 #include "sageattention/quant_layout.h"
+#include "kernels/common/device_info.h"
 
 namespace sageattention::kernels::quant {
 
@@ -72,25 +73,11 @@ __device__ __forceinline__ TokenRange chunk_range(int padded_len, int chunk, int
           static_cast<int>(units * (chunk + 1) / chunks * kTokenPad)};
 }
 
-// SM count of the current device, queried once per device (no per-call device query).
-inline int sm_count_cached() {
-  constexpr int kMaxDevices = 64;
-  static int counts[kMaxDevices] = {};
-  int dev = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= kMaxDevices) return 132;
-  if (counts[dev] == 0) {
-    int n = 0;
-    cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev);
-    counts[dev] = n > 0 ? n : 132;
-  }
-  return counts[dev];
-}
-
 // CTAs per owner: owners x chunks fills the resident CTA slots (one wave), never more chunks than
 // kTokenPad units in the longest sequence.
 inline int chunks_per_owner(int64_t owners, int max_seqlen) {
   const int64_t units = ceil_div(max_seqlen, kTokenPad);
-  int64_t chunks = kCtasPerSm * sm_count_cached() / (owners > 0 ? owners : 1);
+  int64_t chunks = kCtasPerSm * kernels::sm_count_cached() / (owners > 0 ? owners : 1);
   chunks = chunks < units ? chunks : units;
   chunks = chunks < kMaxChunks ? chunks : kMaxChunks;
   return chunks > 1 ? static_cast<int>(chunks) : 1;

@@ -12,6 +12,7 @@
 #include "sageattention/constants.h"
 #include "sageattention/cuda_api.h"
 #include "sageattention/quant_layout.h"
+#include "kernels/common/device_info.h"
 #include "kernels/sm90/kernel_traits.h"
 #include "kernels/sm90/launch_api.h"
 
@@ -37,20 +38,6 @@ PFN_cuTensorMapEncodeTiled_v12000 encode_fn() {
     return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(ptr);
   }();
   return fn;
-}
-
-// SM count of the current device, cached per device ordinal.
-int num_sms_cached() {
-  constexpr int kMaxDevices = 64;
-  static int counts[kMaxDevices] = {};
-  int dev = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= kMaxDevices) return 132;
-  if (counts[dev] == 0) {
-    int n = 0;
-    cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev);
-    counts[dev] = n > 0 ? n : 132;
-  }
-  return counts[dev];
 }
 
 // 3-D map over a contiguous [outer, mid, inner] uint8 buffer, box [1, box_mid, box_inner].
@@ -207,7 +194,7 @@ Status attention_sm90(const AttentionParams& p, void* stream) {
   // elements; TMA also needs nonzero strides); otherwise consumers load it.
   k.q_via_tma = !varlen && p.q.token_stride > 0 && p.q.head_stride > 0 && p.q.batch_stride > 0 &&
                 p.q.batch_stride % 8 == 0 && encode_q(&a.tma_q, p);
-  a.num_sms = num_sms_cached();
+  a.num_sms = kernels::sm_count_cached();
   a.stream = static_cast<cudaStream_t>(stream);
 
   const bool bf16 = p.dtype == DType::kBFloat16;

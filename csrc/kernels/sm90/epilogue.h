@@ -15,17 +15,6 @@
 
 namespace sageattention::sm90 {
 
-template <typename T>
-__device__ __forceinline__ uint32_t pack2(float a, float b) {
-  if constexpr (std::is_same_v<T, __half>) {
-    const __half2 h = __floats2half2_rn(a, b);
-    return *reinterpret_cast<const uint32_t*>(&h);
-  } else {
-    const __nv_bfloat162 h = __floats2bfloat162_rn(a, b);
-    return *reinterpret_cast<const uint32_t*>(&h);
-  }
-}
-
 // row0: sequence row of this thread's first accumulator row (g); its second row is row0 + 8.
 // Softmax: the mode's online-softmax state (row_max, row_sum); P was 2^kPOffsetLog2 exp2(S - max).
 template <typename T, int kHeadDim, int kO, class Softmax>
@@ -58,7 +47,7 @@ __device__ __forceinline__ void epilogue_store(const KernelParams& p, const SeqI
     for (int k = 0; k < kO / 4; ++k) {
       const float y0 = o[4 * k + 2 * r] * inv_l * vs[k].x + (add_mean ? vm[k].x : 0.0f);
       const float y1 = o[4 * k + 2 * r + 1] * inv_l * vs[k].y + (add_mean ? vm[k].y : 0.0f);
-      packed[k] = pack2<T>(y0, y1);
+      packed[k] = pack_16bit_x2<T>(y0, y1);
     }
 #pragma unroll
     for (int k = 0; k < kO / 4; ++k) {
