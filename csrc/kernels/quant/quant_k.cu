@@ -3,7 +3,6 @@
 // needs no grid-wide sync: quant_sweep.cuh. Deterministic: fixed summation order, no atomics.
 #include <cuda_runtime.h>
 
-#include "kernels/common/launch_checks.h"
 #include "kernels/common/sequence.cuh"
 #include "kernels/quant/quant_sweep.cuh"
 #include "sageattention/cuda_api.h"
@@ -193,9 +192,11 @@ namespace sageattention::cuda {
 Status quant_k(const QuantKParams& p, void* stream_ptr) {
   using namespace kernels;
   if (const Status s = validate(p); s != Status::kSuccess) return s;
-  if (p.seq.batch == 0 || p.heads == 0 || p.seq.seqlen == 0) return Status::kSuccess;
-  if (p.head_dim % 8 != 0 || !vector_readable(p.k, p.seq.varlen())) return Status::kNotSupported;
-  if (p.seq.batch > 65535 || p.heads > 65535) return Status::kNotSupported;
+  switch (quant::check_sweep_input(p.seq, p.heads, p.head_dim, p.k)) {
+    case quant::SweepInput::kEmpty: return Status::kSuccess;
+    case quant::SweepInput::kUnsupported: return Status::kNotSupported;
+    case quant::SweepInput::kReady: break;
+  }
   auto stream = static_cast<cudaStream_t>(stream_ptr);
   const int chunks = quant::chunks_per_owner(int64_t{p.seq.batch} * p.heads, p.seq.seqlen);
   cudaError_t err = cudaSuccess;

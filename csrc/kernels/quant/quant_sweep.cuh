@@ -25,6 +25,8 @@
 #include <cstdint>
 
 #include "sageattention/constants.h"
+#include "sageattention/params.h"
+#include "kernels/common/launch_checks.h"
 #include "sageattention/quant_layout.h"
 #include "kernels/common/device_info.h"
 
@@ -81,6 +83,16 @@ inline int chunks_per_owner(int64_t owners, int max_seqlen) {
   chunks = chunks < units ? chunks : units;
   chunks = chunks < kMaxChunks ? chunks : kMaxChunks;
   return chunks > 1 ? static_cast<int>(chunks) : 1;
+}
+
+// Host check shared by the K and V launchers, after validate(): kEmpty when there is nothing to
+// launch, kUnsupported when the sweeps cannot read `x` (16-byte vectors) or the grid would not fit.
+enum class SweepInput { kReady, kEmpty, kUnsupported };
+inline SweepInput check_sweep_input(const Sequences& seq, int heads, int head_dim, const StridedTensor& x) {
+  if (seq.batch == 0 || heads == 0 || seq.seqlen == 0) return SweepInput::kEmpty;
+  if (head_dim % 8 != 0 || !vector_readable(x, seq.varlen())) return SweepInput::kUnsupported;
+  if (seq.batch > 65535 || heads > 65535) return SweepInput::kUnsupported;
+  return SweepInput::kReady;
 }
 
 }  // namespace sageattention::kernels::quant

@@ -6,7 +6,6 @@
 #include <cuda_fp8.h>
 #include <cuda_runtime.h>
 
-#include "kernels/common/launch_checks.h"
 #include "kernels/common/sequence.cuh"
 #include "kernels/quant/quant_sweep.cuh"
 #include "sageattention/cuda_api.h"
@@ -209,9 +208,11 @@ namespace sageattention::cuda {
 Status quant_v(const QuantVParams& p, void* stream_ptr) {
   using namespace kernels;
   if (const Status s = validate(p); s != Status::kSuccess) return s;
-  if (p.seq.batch == 0 || p.heads == 0 || p.seq.seqlen == 0) return Status::kSuccess;
-  if (p.head_dim % 8 != 0 || !vector_readable(p.v, p.seq.varlen())) return Status::kNotSupported;
-  if (p.seq.batch > 65535 || p.heads > 65535) return Status::kNotSupported;
+  switch (quant::check_sweep_input(p.seq, p.heads, p.head_dim, p.v)) {
+    case quant::SweepInput::kEmpty: return Status::kSuccess;
+    case quant::SweepInput::kUnsupported: return Status::kNotSupported;
+    case quant::SweepInput::kReady: break;
+  }
   auto stream = static_cast<cudaStream_t>(stream_ptr);
   const int slices = p.head_dim_padded / quant::kSliceChannels;
   const int chunks = quant::chunks_per_owner(int64_t{p.seq.batch} * p.heads * slices, p.seq.seqlen);
