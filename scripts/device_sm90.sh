@@ -70,5 +70,6 @@ for v in ${VARIANTS:-}; do
   for p in "${vp[@]}"; do wait "$p"; done
   nvcc -gencode arch=compute_90a,code=sm_90a $VB/*.o $B/sm90_attention.o $B/attention.o $B/attention_float64.o $B/quantize.o $B/status.o -o $VB/sm90_attention -lcuda -lpthread || continue
   echo "== variant $name ($flags)"
+  if [ "${CHECK_VARIANTS:-0}" = 1 ]; then $VB/sm90_attention check > "$OUT/check_$name.log" 2>&1; echo "check rc=$? $(tail -1 "$OUT/check_$name.log")"; fi
   $VB/sm90_attention bench-short "$iters" 2>&1 | tee "$OUT/bench_$name.log"
 done

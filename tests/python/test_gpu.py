@@ -315,8 +315,15 @@ def test_fp16_sm90_whole_op_matches_cpu(dtype, smooth_v, causal, gen):
     args = (None, None, 333, 555, 0, 2, PV_FP16_FP32, causal, 0.1, True, smooth_v, True, KERNEL_SM90)
     o_gpu, lse_gpu = ops.sageattn(q, k, v, *args)
     o_cpu, lse_cpu = ops.sageattn(q.cpu(), k.cpu(), v.cpu(), *args)
-    assert rel_l1(o_gpu, o_cpu) <= 1e-3  # K quantization may differ by one unit in rare elements
-    assert (lse_gpu.cpu() - lse_cpu).abs().max().item() <= 1e-3
+    # The K mean's last float bit can differ (summation order), so a rare K code differs by one unit.
+    # One code moves a score, and so the row's LSE, by at most sm_scale * q_scale * k_scale * 127;
+    # every other row agrees to fp32 accumulation order.
+    assert rel_l1(o_gpu, o_cpu) <= 1e-3
+    lse_diff = (lse_gpu.cpu() - lse_cpu).abs().flatten()
+    k_centered = k.float() - k.float().mean(dim=2, keepdim=True)
+    one_code = 0.1 * (q.float().abs().max() / 127) * (k_centered.abs().max() / 127) * 127
+    assert lse_diff.max().item() <= 2 * one_code.item()
+    assert lse_diff.quantile(0.99).item() <= 1e-4
 
 
 @pytest.mark.parametrize("causal", [False, True])

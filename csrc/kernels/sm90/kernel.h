@@ -55,7 +55,7 @@ __global__ void __launch_bounds__(Tr::kThreads, 1)
   constexpr bool kFp8PV = Tr::kPV == PVOperand::kE4m3;
   using Mainloop = std::conditional_t<kFp8PV, ConsumerMainloop<Tr, kCausal, kTwoLevel>,
                                       ConsumerMainloopFp16PV<Tr, kCausal>>;
-  using Softmax = OnlineSoftmax<Tr::kSAccRegs, kFp8PV>;
+  using Softmax = OnlineSoftmax<Tr::kSAccRegs, kFp8PV, kFp8PV ? Tr::kExpOnFmaPer8 : 0>;
   const int cw = wg - 1;  // consumer warpgroup index
   const int tid = threadIdx.x % 128;
   const int warp = tid / 32, lane = tid % 32, g = lane / 4, c = lane % 4;

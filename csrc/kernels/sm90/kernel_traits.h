@@ -33,6 +33,15 @@ struct KernelTraits {
   // the tensor work is too short to hide one softmax behind the other's (-8% measured), so both
   // warpgroups' softmaxes overlap there. Measured and implemented for the FP8 loop only.
   static constexpr bool kSoftmaxTurns = kHeadDim >= 128 && kPV_ == PVOperand::kE4m3;
+  // Of every 8 exponentials of the FP8 softmax, this many run as a polynomial on the FMA pipe
+  // (exp2_on_fma) instead of MUFU.EX2 (16/clk/SM: the tensor rate at D=128, half of it at D=64).
+  // Measured (v7, kernel-only, per 8 = 0/1/2/3/4): D=64 1k 216/223/247/268/286, 16k 445/475/481/
+  // 474/446 TOPS; D=128 only loses (16k 758/745/690/635/564: issue-bound, not MUFU-bound).
+#ifdef SAGE_SM90_EXP_ON_FMA
+  static constexpr int kExpOnFmaPer8 = SAGE_SM90_EXP_ON_FMA;
+#else
+  static constexpr int kExpOnFmaPer8 = kHeadDim == 64 ? 3 : 0;
+#endif
   static constexpr int kThreads = 128 * (1 + kConsumerWarpgroups);
   // Register split (setmaxnreg): 24 x 128 + 240 x 256 = 64512 <= 65536.
   static constexpr int kProducerRegs = 24;

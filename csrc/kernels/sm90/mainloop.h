@@ -109,7 +109,7 @@ struct ConsumerMainloop {
   __device__ __forceinline__ static void run(SharedStorage<Tr>& smem, PipelineState<Tr::kStages>& read, int n_tiles,
                                              uint32_t q8_addr, float q_scale, KScaleFn&& k_scale_of,
                                              MaskFn&& tile_needs_mask, const int key_col_base, const int row0,
-                                             int lq, int lk, int cw, float (&o)[kO], OnlineSoftmax<kN>& softmax) {
+                                             int lq, int lk, int cw, float (&o)[kO], OnlineSoftmax<kN, true, Tr::kExpOnFmaPer8>& softmax) {
 #pragma unroll
     for (int i = 0; i < kO; ++i) o[i] = 0.0f;
     softmax.init();
