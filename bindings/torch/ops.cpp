@@ -124,7 +124,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> quant_k(const at::Tensor& k,
 std::tuple<at::Tensor, at::Tensor, at::Tensor> quant_v(const at::Tensor& v,
                                                        const std::optional<at::Tensor>& cu_seqlens_k,
                                                        int64_t max_seqlen_k, int64_t tensor_layout,
-                                                       bool smooth_v, const Backend& backend) {
+                                                       bool smooth_v, const Backend& backend,
+                                                       bool follows_quant_k) {
   const DType dt = dtype_of(v, "v");
   const KvGeometry g = kv_geometry(v, "v", cu_seqlens_k, max_seqlen_k, checked_layout(tensor_layout));
   const int64_t T = g.seq.padded_tokens, H = g.view.heads;
@@ -138,6 +139,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> quant_v(const at::Tensor& v,
   p.v8 = static_cast<uint8_t*>(v8.data_ptr());
   p.v_scale = v_scale.data_ptr<float>();
   p.v_mean = v_mean.data_ptr<float>();
+  p.follows_quant_k = follows_quant_k;
   backend.quant_v(p, v);
   return {v8, v_scale, v_mean};
 }
@@ -268,7 +270,9 @@ std::tuple<at::Tensor, at::Tensor> sageattn(
   auto [k8, k_scale, k_mean] = quant_k(k, cu_seqlens_k, nk, tensor_layout, qk_quant_gran, smooth_k, backend);
   const std::optional<at::Tensor> k_mean_opt = smooth_k ? std::optional<at::Tensor>(k_mean) : std::nullopt;
   if (is_fp8(checked_pv_mode(pv_mode))) {
-    auto [v8, v_scale, v_mean] = quant_v(v, cu_seqlens_k, nk, tensor_layout, smooth_v, backend);
+    // Nothing is launched between quant_k and quant_v (same geometry: both launch or neither).
+    auto [v8, v_scale, v_mean] = quant_v(v, cu_seqlens_k, nk, tensor_layout, smooth_v, backend,
+                                         /*follows_quant_k=*/true);
     const std::optional<at::Tensor> v_mean_opt = smooth_v ? std::optional<at::Tensor>(v_mean) : std::nullopt;
     return attention(q, k8, k_scale, k_mean_opt, v8, v_scale, v_mean_opt, std::nullopt, cu_seqlens_q,
                      cu_seqlens_k, max_seqlen_q, nk, tensor_layout, qk_quant_gran, pv_mode, is_causal,

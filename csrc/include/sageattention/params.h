@@ -65,6 +65,8 @@ struct QuantVParams {
   uint8_t* v8 = nullptr;   // e4m3 bits
   float* v_scale = nullptr;
   float* v_mean = nullptr;
+  // Launched right after this call's quant_k on the same stream (CUDA: may then overlap it).
+  bool follows_quant_k = false;
 };
 
 // Q (raw, quantized inside the op) against pre-quantized K and V.

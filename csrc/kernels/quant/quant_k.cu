@@ -3,6 +3,7 @@
 // needs no grid-wide sync: quant_sweep.cuh. Deterministic: fixed summation order, no atomics.
 #include <cuda_runtime.h>
 
+#include "kernels/common/dependent_launch.h"
 #include "kernels/common/sequence.cuh"
 #include "kernels/quant/quant_sweep.cuh"
 #include "sageattention/cuda_api.h"
@@ -31,7 +32,7 @@ __device__ __forceinline__ uint32_t quantize4_int8(float a, float b, float c, fl
 // Kernels stay out of the anonymous namespace: profiler tables truncate names, and this keeps
 // "k_quant_kernel" / "v_quant_kernel" inside the part they show.
 template <int kDp, bool kBf16>
-__global__ void __launch_bounds__(kSweepThreads, kCtasPerSm) k_quant_kernel(QuantKParams p, int chunks) {
+__device__ __forceinline__ void k_quant_sweeps(const QuantKParams& p, int chunks) {
   constexpr int kLanesPerRow = kDp / 8;                            // 8, 16, 32
   constexpr int kRowsPerStep = kSweepThreads / kLanesPerRow;        // 64, 32, 16
   constexpr int kTokensPerIter = kRowsPerStep * kLoadsPerThread;    // 512, 256, 128
@@ -172,16 +173,22 @@ __global__ void __launch_bounds__(kSweepThreads, kCtasPerSm) k_quant_kernel(Quan
   }
 }
 
+// Launched dependent (dependent_launch.h): waits for the previous kernel, then lets the next one
+// (quant_v of the same op) start while this one runs.
+template <int kDp, bool kBf16>
+__global__ void __launch_bounds__(kSweepThreads, kCtasPerSm) k_quant_kernel(QuantKParams p, int chunks) {
+  griddep_wait();
+  griddep_launch_dependents();
+  k_quant_sweeps<kDp, kBf16>(p, chunks);
+}
+
 namespace {
 
 template <int kDp>
 cudaError_t launch(const QuantKParams& p, int chunks, cudaStream_t stream) {
   const dim3 grid(chunks, p.heads, p.seq.batch);
-  if (p.dtype == DType::kBFloat16)
-    k_quant_kernel<kDp, true><<<grid, kSweepThreads, 0, stream>>>(p, chunks);
-  else
-    k_quant_kernel<kDp, false><<<grid, kSweepThreads, 0, stream>>>(p, chunks);
-  return cudaGetLastError();
+  auto kernel = p.dtype == DType::kBFloat16 ? k_quant_kernel<kDp, true> : k_quant_kernel<kDp, false>;
+  return launch_dependent(kernel, grid, dim3(kSweepThreads), 0, stream, p, chunks);
 }
 
 }  // namespace

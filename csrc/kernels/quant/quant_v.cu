@@ -6,6 +6,7 @@
 #include <cuda_fp8.h>
 #include <cuda_runtime.h>
 
+#include "kernels/common/dependent_launch.h"
 #include "kernels/common/sequence.cuh"
 #include "kernels/quant/quant_sweep.cuh"
 #include "sageattention/cuda_api.h"
@@ -49,7 +50,7 @@ __device__ __forceinline__ float centred_amax(float lo, float hi, float mean) {
 // Kernels stay out of the anonymous namespace: profiler tables truncate names, and this keeps
 // "k_quant_kernel" / "v_quant_kernel" inside the part they show.
 template <bool kBf16, bool kSmooth>
-__global__ void __launch_bounds__(kSweepThreads, kCtasPerSm) v_quant_kernel(QuantVParams p, int chunks) {
+__device__ __forceinline__ void v_quant_sweeps(const QuantVParams& p, int chunks) {
   const int slices = p.head_dim_padded / kSliceChannels;
   const int slice = blockIdx.x % slices, chunk = blockIdx.x / slices, h = blockIdx.y, b = blockIdx.z;
   const SequenceSlot seq = locate_sequence(p.seq, b, p.v.batch_stride, p.v.token_stride);
@@ -188,16 +189,25 @@ __global__ void __launch_bounds__(kSweepThreads, kCtasPerSm) v_quant_kernel(Quan
   }
 }
 
+// Launched dependent (dependent_launch.h). Right after its op's quant_k (p.follows_quant_k) it
+// starts without waiting: V and cu_seqlens were complete before quant_k passed its own wait, which
+// is before quant_k let this kernel start, and its outputs are fresh buffers. It waits at the end
+// instead, so that its completion (all the attention kernel waits for) implies quant_k's.
+template <bool kBf16, bool kSmooth>
+__global__ void __launch_bounds__(kSweepThreads, kCtasPerSm) v_quant_kernel(QuantVParams p, int chunks) {
+  if (!p.follows_quant_k) griddep_wait();
+  griddep_launch_dependents();
+  v_quant_sweeps<kBf16, kSmooth>(p, chunks);
+  if (p.follows_quant_k) griddep_wait();
+}
+
 namespace {
 
 template <bool kBf16>
 cudaError_t launch(const QuantVParams& p, int chunks, int slices, cudaStream_t stream) {
   const dim3 grid(chunks * slices, p.heads, p.seq.batch);
-  if (p.smooth)
-    v_quant_kernel<kBf16, true><<<grid, kSweepThreads, 0, stream>>>(p, chunks);
-  else
-    v_quant_kernel<kBf16, false><<<grid, kSweepThreads, 0, stream>>>(p, chunks);
-  return cudaGetLastError();
+  auto kernel = p.smooth ? v_quant_kernel<kBf16, true> : v_quant_kernel<kBf16, false>;
+  return launch_dependent(kernel, grid, dim3(kSweepThreads), 0, stream, p, chunks);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "kernels/common/dependent_launch.h"
 #include "kernels/sm90/epilogue.h"
 #include "kernels/sm90/kernel_params.h"
 #include "kernels/sm90/kernel_traits.h"
@@ -43,6 +44,9 @@ __global__ void __launch_bounds__(Tr::kThreads, 1)
     tma_prefetch_descriptor(&tma_v);
   }
   __syncthreads();
+  // Launched dependent (kernels/common/dependent_launch.h): the setup above may overlap the tail of
+  // the pre-pass; nothing in global memory is touched before the previous kernels are complete.
+  kernels::griddep_wait();
 
   if (wg == 0) {
     setmaxnreg_dec<Tr::kProducerRegs>();

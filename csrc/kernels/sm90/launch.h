@@ -24,8 +24,9 @@ Status launch_attention(const LaunchArgs& a) {
   if (attr_status != cudaSuccess) return Status::kCudaError;
   const int grid = a.params.num_tiles < a.num_sms ? a.params.num_tiles : a.num_sms;
   if (grid <= 0) return Status::kSuccess;
-  kernel<<<grid, Tr::kThreads, kSmemBytes, a.stream>>>(a.params, a.tma_q, a.tma_k, a.tma_v);
-  return cudaGetLastError() == cudaSuccess ? Status::kSuccess : Status::kCudaError;
+  const cudaError_t err = kernels::launch_dependent(kernel, dim3(grid), dim3(Tr::kThreads), kSmemBytes, a.stream,
+                                                     a.params, a.tma_q, a.tma_k, a.tma_v);
+  return err == cudaSuccess ? Status::kSuccess : Status::kCudaError;
 }
 
 template <int kHeadDim, typename T>

@@ -1,0 +1,64 @@
+// Programmatic dependent launch (sm_90+): a kernel launched with launch_dependent() may be scheduled
+// while the kernel before it on the stream is still running, as soon as every CTA of that kernel
+// has called griddep_launch_dependents(). That hides the launch gap and lets a kernel's setup
+// (barrier init, descriptor prefetch) overlap the previous kernel's tail.
+//
+// The rule every kernel launched this way follows: call griddep_wait() before touching global
+// memory that an earlier kernel on the stream may write or read (it returns once all earlier
+// kernels have completed and their writes are visible). The one exception is quant_v right after
+// its op's quant_k (QuantVParams::follows_quant_k), see quant_v.cu. A kernel triggers its
+// dependents only after its own griddep_wait(), so "my predecessor has started" implies "everything
+// before my predecessor has finished".
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <utility>
+
+namespace sageattention::kernels {
+
+__device__ __forceinline__ void griddep_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+
+__device__ __forceinline__ void griddep_launch_dependents() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
+}
+
+// Compute capability major of the current device, queried once per device ordinal.
+inline int device_major_cached() {
+  constexpr int kMaxDevices = 64;
+  static int majors[kMaxDevices] = {};
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= kMaxDevices) return 0;
+  if (majors[dev] == 0) {
+    int major = 0;
+    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
+    majors[dev] = major > 0 ? major : -1;
+  }
+  return majors[dev];
+}
+
+// <<<grid, block, smem, stream>>>(args...) with programmatic stream serialization where the GPU
+// has it (sm_90+); an ordinary launch elsewhere (griddep_* compile to nothing there).
+template <typename... KernelArgs, typename... Args>
+cudaError_t launch_dependent(void (*kernel)(KernelArgs...), dim3 grid, dim3 block, size_t smem_bytes,
+                             cudaStream_t stream, Args&&... args) {
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchConfig_t config = {};
+  config.gridDim = grid;
+  config.blockDim = block;
+  config.dynamicSmemBytes = smem_bytes;
+  config.stream = stream;
+  config.attrs = attr;
+  config.numAttrs = device_major_cached() >= 9 ? 1 : 0;
+  return cudaLaunchKernelEx(&config, kernel, std::forward<Args>(args)...);
+}
+
+}  // namespace sageattention::kernels
