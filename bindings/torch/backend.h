@@ -26,6 +26,8 @@ const Backend& cpu_backend();
 int softmax_block_keys(KernelChoice kernel);
 // 16-bit type of the FP16-mode P·V product of each kernel family (AttentionParams::pv_operand_dtype).
 DType pv_operand_dtype(KernelChoice kernel, const AttentionParams& p);
+// Whether the kernel family's FP8 softmax denominator sums e4m3 P (AttentionParams::row_sum_of_rounded_p).
+bool row_sum_of_rounded_p(KernelChoice kernel, const AttentionParams& p);
 
 // Throws a c10::Error naming the operation when status is not success.
 void check_status(Status s, const char* what);

@@ -21,6 +21,11 @@ DType pv_operand_dtype(KernelChoice kernel, const AttentionParams& p) {
   return kernel == KernelChoice::kSm90 && p.pv_mode == PVMode::kFp16Fp32 ? p.v_dtype : DType::kFloat16;
 }
 
+bool row_sum_of_rounded_p(KernelChoice kernel, const AttentionParams& p) {
+  // The Hopper FP8 kernel sums the e4m3 P on the tensor cores (ones columns after V).
+  return kernel == KernelChoice::kSm90 && is_fp8(p.pv_mode);
+}
+
 namespace {
 
 void cpu_quant_k(const QuantKParams& p, const at::Tensor&) { check_status(reference::quant_k(p), "quant_k"); }
@@ -31,6 +36,7 @@ KernelChoice cpu_select(AttentionParams& p, KernelChoice requested, const at::Te
   const KernelChoice k = requested == KernelChoice::kAuto ? KernelChoice::kMma : requested;
   p.softmax_block_keys = softmax_block_keys(k);
   p.pv_operand_dtype = pv_operand_dtype(k, p);
+  p.row_sum_of_rounded_p = row_sum_of_rounded_p(k, p);
   return k;
 }
 

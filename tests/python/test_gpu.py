@@ -161,7 +161,13 @@ def test_kernel_matches_cpu_reference(name, gran, causal, dtype, gen):
     # Differences come only from ex2.approx, the exponent fold and accumulation order (and the P
     # rounding flips they cause): far below a one-key or one-tile mistake.
     assert rel_l1(o_gpu, o_cpu) <= {"fp16_sm90": 5e-4, "fp16_mma": 0.002}.get(name, 0.01)
-    assert (lse_gpu.cpu() - lse_cpu).abs().max().item() <= 1e-3
+    lse_err = (lse_gpu.cpu() - lse_cpu).abs()
+    if name == "fp8_sm90":
+        # Row sums from the FP8 P·V wgmma (ones columns after V): each k32 group is added with ~13
+        # significant bits relative to its largest P, so a row's sum may be off by up to ~1%.
+        assert lse_err.max().item() <= 1.5e-2 and lse_err.mean().item() <= 1e-3
+    else:
+        assert lse_err.max().item() <= 1e-3
 
 
 @pytest.mark.parametrize("gran", [0, 1, 2])

@@ -17,6 +17,8 @@ namespace sageattention::sm90 {
 
 // row0: sequence row of this thread's first accumulator row (g); its second row is row0 + 8.
 // Softmax: the mode's online-softmax state (row_max, row_sum); P was 2^kPOffsetLog2 exp2(S - max).
+// o: accumulator layout; its first kHeadDim / 2 registers are the output columns (any further ones,
+// the row sums of single-level FP8 accumulation, are not read here).
 template <typename T, int kHeadDim, int kO, class Softmax>
 __device__ __forceinline__ void epilogue_store(const KernelParams& p, const SeqInfo& seq, int b, int h, int row0,
                                                const float (&o)[kO], const Softmax& softmax, const QuantizedQ& qq,
@@ -26,31 +28,33 @@ __device__ __forceinline__ void epilogue_store(const KernelParams& p, const SeqI
                          static_cast<int64_t>(h) * p.o_head_stride;
   // This thread's columns 8k + 2c, 8k + 2c + 1: scale/mean loaded from shared memory once for both
   // rows and before any global store (interleaved, each load would wait behind the previous store).
-  float2 vs[kO / 4], vm[kO / 4];
+  constexpr int kGroups = kHeadDim / 8;  // 8-column groups: registers 4k .. 4k + 3
+  static_assert(kO >= 4 * kGroups, "accumulator smaller than the head");
+  float2 vs[kGroups], vm[kGroups];
 #pragma unroll
-  for (int k = 0; k < kO / 4; ++k) {
+  for (int k = 0; k < kGroups; ++k) {
     vs[k] = ld_shared_f32x2(v_scale + 8 * k + 2 * c);
     vm[k] = v_mean != nullptr ? ld_shared_f32x2(v_mean + 8 * k + 2 * c) : make_float2(0.0f, 0.0f);
   }
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
     const int row = row0 + 8 * r;
-    const float l = quad_sum(softmax.row_sum[r]);
+    const float l = softmax.row_total(r);
     if (row >= seq.lq) continue;
     const float inv_l = l > 0.0f ? 1.0f / l : 0.0f;  // no visible key: O = 0
     const bool add_mean = v_mean != nullptr && l > 0.0f;  // rows with no visible key stay exactly 0
     T* out = static_cast<T*>(p.o) + o_base + (seq.q_row0 + row) * p.o_token_stride;
     // All values are packed before the first store: reusing one register for each store's data
     // would make every pack wait until the previous store has read it.
-    uint32_t packed[kO / 4];
+    uint32_t packed[kGroups];
 #pragma unroll
-    for (int k = 0; k < kO / 4; ++k) {
+    for (int k = 0; k < kGroups; ++k) {
       const float y0 = o[4 * k + 2 * r] * inv_l * vs[k].x + (add_mean ? vm[k].x : 0.0f);
       const float y1 = o[4 * k + 2 * r + 1] * inv_l * vs[k].y + (add_mean ? vm[k].y : 0.0f);
       packed[k] = pack_16bit_x2<T>(y0, y1);
     }
 #pragma unroll
-    for (int k = 0; k < kO / 4; ++k) {
+    for (int k = 0; k < kGroups; ++k) {
       const int col = 8 * k + 2 * c;
       if (col < p.head_dim) *reinterpret_cast<uint32_t*>(out + col) = packed[k];
     }

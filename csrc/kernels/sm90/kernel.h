@@ -43,6 +43,14 @@ __global__ void __launch_bounds__(Tr::kThreads, 1)
     tma_prefetch_descriptor(&tma_k);
     tma_prefetch_descriptor(&tma_v);
   }
+  if constexpr (Tr::kPVSumColumns > 0) {
+    // The rows of ones after each V^T stage (kernel_traits.h); TMA never writes them.
+    constexpr int kWords = (Tr::kVStageBytes - Tr::kVTileBytes) / 4;
+    for (int i = threadIdx.x; i < Tr::kStages * kWords; i += Tr::kThreads) {
+      reinterpret_cast<uint32_t*>(smem.v[i / kWords] + Tr::kVTileBytes)[i % kWords] = kE4m3OnesX4;
+    }
+    fence_view_async_shared();  // generic-proxy stores, read by the async proxy (wgmma)
+  }
   __syncthreads();
   // Launched dependent (kernels/common/dependent_launch.h): the setup above may overlap the tail of
   // the pre-pass; nothing in global memory is touched before the previous kernels are complete.
@@ -59,7 +67,7 @@ __global__ void __launch_bounds__(Tr::kThreads, 1)
   constexpr bool kFp8PV = Tr::kPV == PVOperand::kE4m3;
   using Mainloop = std::conditional_t<kFp8PV, ConsumerMainloop<Tr, kCausal, kTwoLevel>,
                                       ConsumerMainloopFp16PV<Tr, kCausal>>;
-  using Softmax = OnlineSoftmax<Tr::kSAccRegs, kFp8PV, kFp8PV ? Tr::kExpOnFmaPer8 : 0>;
+  using Softmax = typename Mainloop::Softmax;
   const int cw = wg - 1;  // consumer warpgroup index
   const int tid = threadIdx.x % 128;
   const int warp = tid / 32, lane = tid % 32, g = lane / 4, c = lane % 4;
@@ -123,7 +131,7 @@ __global__ void __launch_bounds__(Tr::kThreads, 1)
       return last_key >= seq.lk || (kCausal && last_key > diag);
     };
 
-    float o[Tr::kOAccRegs];
+    float o[Mainloop::kORegs];
     Softmax softmax;
     const int row0 = row_base + warp * 16 + g;
     Mainloop::run(smem, read, n_tiles, q8_addr, qq.scale_log2, k_scale_of, needs_mask, 2 * c, row0, seq.lq,

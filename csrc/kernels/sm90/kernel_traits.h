@@ -9,6 +9,9 @@ namespace sageattention::sm90 {
 // 16-bit type with the caller's raw V (FP16 modes; no V pre-pass).
 enum class PVOperand { kE4m3, kF16, kBf16 };
 
+// Four e4m3 1.0 values (sign 0, exponent 7 = bias, mantissa 0) in one word.
+inline constexpr uint32_t kE4m3OnesX4 = 0x38383838u;
+
 template <int kHeadDim_, PVOperand kPV_ = PVOperand::kE4m3>
 struct KernelTraits {
   static constexpr int kHeadDim = kHeadDim_;
@@ -55,7 +58,11 @@ struct KernelTraits {
   static constexpr int kQRawBytes = kBlockM * kHeadDim * 2;  // fp16/bf16 tile loaded by TMA
   static constexpr int kKTileBytes = kBlockN * kHeadDim;
   static constexpr int kVElemBytes = kPV == PVOperand::kE4m3 ? 1 : 2;
-  static constexpr int kVTileBytes = kHeadDim * kBlockN * kVElemBytes;
+  static constexpr int kVTileBytes = kHeadDim * kBlockN * kVElemBytes;  // what TMA lands per stage
+  // FP8 modes: each V^T stage is followed by 8 rows of e4m3 ones, so the P·V wgmma (N = D + 8)
+  // also returns the row sums of the e4m3 P it multiplied: the softmax needs no FADD per score.
+  static constexpr int kPVSumColumns = kPV == PVOperand::kE4m3 ? 8 : 0;
+  static constexpr int kVStageBytes = kVTileBytes + kPVSumColumns * kBlockN * kVElemBytes;
   // 16-bit V is MN-major ([tokens, D], D contiguous): TMA lands it in slabs of 64 columns, one
   // 128-byte swizzled row per token, the widest row the 128B swizzle allows.
   static constexpr int kVSlabColumns = 64;
@@ -63,6 +70,7 @@ struct KernelTraits {
 
   static constexpr int kSAccRegs = kBlockN / 2;   // m64 x n128 fp32/s32 accumulator per thread
   static constexpr int kOAccRegs = kHeadDim / 2;  // m64 x nD
+  static constexpr int kPVAccRegs = (kHeadDim + kPVSumColumns) / 2;  // m64 x n(D + sum columns)
 };
 
 // Shared memory: swizzled tiles must sit on 1024-byte boundaries (the 128B swizzle period).
@@ -72,7 +80,7 @@ struct alignas(1024) SharedStorage {
   // Raw Q of the next work tile, prefetched by the producer while the current one runs.
   alignas(1024) uint8_t q_raw[Traits::kQRawBytes];
   alignas(1024) int8_t k[Traits::kStages][Traits::kKTileBytes];
-  alignas(1024) uint8_t v[Traits::kStages][Traits::kVTileBytes];
+  alignas(1024) uint8_t v[Traits::kStages][Traits::kVStageBytes];
   uint64_t k_full[Traits::kStages];
   uint64_t v_full[Traits::kStages];
   uint64_t kv_empty[Traits::kStages];

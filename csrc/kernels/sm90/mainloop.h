@@ -68,8 +68,13 @@ __device__ __forceinline__ void producer_loop(const KernelParams& p, const void*
 // ---------------------------------------------------------------------------------------------
 template <class Tr, bool kCausal, bool kTwoLevel>
 struct ConsumerMainloop {
+  // Row sums come from the P·V wgmma (the ones columns after V^T), not from the softmax.
+  using Softmax = OnlineSoftmax<Tr::kSAccRegs, true, Tr::kExpOnFmaPer8, /*kRowSumByMma=*/true>;
   static constexpr int kN = Tr::kSAccRegs;    // 64
-  static constexpr int kO = Tr::kOAccRegs;    // 32 or 64
+  static constexpr int kO = Tr::kOAccRegs;    // 32 or 64: O columns
+  static constexpr int kPV = Tr::kPVAccRegs;  // kO + 4: O columns and this thread's two row sums
+  // Registers of the running O: single-level accumulation carries the sum columns in it.
+  static constexpr int kORegs = kTwoLevel ? kO : kPV;
   static constexpr int kPVSteps = Tr::kBlockN / 32;
   static constexpr int kQKSteps = Tr::kHeadDim / 32;
 
@@ -81,27 +86,47 @@ struct ConsumerMainloop {
       wgmma_s8_ss_n128(acc, smem_desc_advance(q_desc, 32 * ks), smem_desc_advance(k_desc, 32 * ks), ks > 0);
     }
   }
-  __device__ __forceinline__ static void issue_pv(float (&o)[kO], const uint32_t (&a)[kPVSteps][4], uint64_t v_desc,
+  __device__ __forceinline__ static void issue_pv(float (&o)[kPV], const uint32_t (&a)[kPVSteps][4], uint64_t v_desc,
                                                   bool accumulate_first) {
 #pragma unroll
     for (int ks = 0; ks < kPVSteps; ++ks) {
       const uint64_t desc = smem_desc_advance(v_desc, 32 * ks);
-      if constexpr (kO == 64) {
-        wgmma_e4m3_rs_n128(o, a[ks], desc, (ks > 0 || accumulate_first) ? 1 : 0);
+      if constexpr (kPV == 68) {
+        wgmma_e4m3_rs_n136(o, a[ks], desc, (ks > 0 || accumulate_first) ? 1 : 0);
       } else {
-        wgmma_e4m3_rs_n64(o, a[ks], desc, (ks > 0 || accumulate_first) ? 1 : 0);
+        static_assert(kPV == 36, "head_dim 64 or 128");
+        wgmma_e4m3_rs_n72(o, a[ks], desc, (ks > 0 || accumulate_first) ? 1 : 0);
       }
     }
+  }
+  // Row r's sum of the e4m3 P of a P·V product: accumulator registers kO + 2r, kO + 2r + 1 hold
+  // two of the (equal) ones columns of that row.
+  __device__ __forceinline__ static float pv_row_sum(const float (&acc)[kPV], int r) { return acc[kO + 2 * r]; }
+  // Zero that depends on every packed P register (P >= 0, so no sign bit is set): ties an instruction
+  // to the end of the exp stream by data.
+  __device__ __forceinline__ static int zero_after(const uint32_t (&a)[kPVSteps][4]) {
+    uint32_t bits = 0;
+#pragma unroll
+    for (int ks = 0; ks < kPVSteps; ++ks) bits |= a[ks][0] | a[ks][1] | a[ks][2] | a[ks][3];
+    return static_cast<int>(bits >> 31);
   }
 
   // Single-level accumulation: O *= exp2(m_old - m_new) before the next P·V accumulates into it.
   // Skipped when no row of the warp raised its max (alpha == 1), the common case once a row has
   // seen a few key tiles. No wgmma is in flight here, so the branch does not serialise them.
-  __device__ __forceinline__ static void rescale_o(float (&o)[kO], const float (&alpha)[2]) {
+  __device__ __forceinline__ static void rescale_o(float (&o)[kORegs], const float (&alpha)[2]) {
     if (__any_sync(0xffffffffu, alpha[0] != 1.0f || alpha[1] != 1.0f)) {
 #pragma unroll
-      for (int i = 0; i < kO; ++i) o[i] *= alpha[(i / 2) % 2];
+      for (int i = 0; i < kORegs; ++i) o[i] *= alpha[(i / 2) % 2];
     }
+  }
+  // Two-level accumulation: O = O * alpha + fresh, and the row sums alike.
+  __device__ __forceinline__ static void merge_fresh(float (&o)[kORegs], const float (&fresh)[kPV],
+                                                     const float (&alpha)[2], Softmax& softmax) {
+#pragma unroll
+    for (int i = 0; i < kO; ++i) o[i] = fmaf(o[i], alpha[(i / 2) % 2], fresh[i]);
+#pragma unroll
+    for (int r = 0; r < 2; ++r) softmax.row_sum[r] = fmaf(softmax.row_sum[r], alpha[r], pv_row_sum(fresh, r));
   }
 
   // Runs the key loop for one work tile. o/softmax hold the result for the epilogue.
@@ -109,9 +134,9 @@ struct ConsumerMainloop {
   __device__ __forceinline__ static void run(SharedStorage<Tr>& smem, PipelineState<Tr::kStages>& read, int n_tiles,
                                              uint32_t q8_addr, float q_scale, KScaleFn&& k_scale_of,
                                              MaskFn&& tile_needs_mask, const int key_col_base, const int row0,
-                                             int lq, int lk, int cw, float (&o)[kO], OnlineSoftmax<kN, true, Tr::kExpOnFmaPer8>& softmax) {
+                                             int lq, int lk, int cw, float (&o)[kORegs], Softmax& softmax) {
 #pragma unroll
-    for (int i = 0; i < kO; ++i) o[i] = 0.0f;
+    for (int i = 0; i < kORegs; ++i) o[i] = 0.0f;
     softmax.init();
     if (n_tiles == 0) return;
     const int lane = threadIdx.x % 32;
@@ -120,7 +145,7 @@ struct ConsumerMainloop {
     // Softmax turns (Tr::kSoftmaxTurns). The exp stream is tied to the barriers by data, not by
     // position (ptxas moves register-only arithmetic freely across bar.sync/bar.arrive): the scale is
     // multiplied by a token loaded after the wait, and the arrive's barrier id depends on the
-    // finished row sums.
+    // packed P.
     float turn_token = 1.0f;
     auto wait_softmax_turn = [&] {
       if constexpr (Tr::kSoftmaxTurns) {
@@ -128,10 +153,9 @@ struct ConsumerMainloop {
         turn_token = ld_shared_volatile(&smem.softmax_turn_token);
       }
     };
-    auto pass_softmax_turn = [&] {
+    auto pass_softmax_turn = [&](const uint32_t (&packed_p)[kPVSteps][4]) {
       if constexpr (Tr::kSoftmaxTurns) {
-        const int zero = (__float_as_int(softmax.row_sum[0]) | __float_as_int(softmax.row_sum[1])) >> 31;
-        named_barrier_arrive(static_cast<int>(NamedBarrier::kSoftmaxTurnWg0) + (1 - cw) + zero, 256);
+        named_barrier_arrive(static_cast<int>(NamedBarrier::kSoftmaxTurnWg0) + (1 - cw) + zero_after(packed_p), 256);
       }
     };
 
@@ -139,7 +163,7 @@ struct ConsumerMainloop {
     const uint64_t k_desc0 = make_smem_desc(smem_addr(smem.k[0]), Tr::kQKSwizzle);
     const uint64_t v_desc0 = make_smem_desc(smem_addr(smem.v[0]), Tr::kVSwizzle);
     auto k_desc = [&](int stage) { return smem_desc_advance(k_desc0, stage * Tr::kKTileBytes); };
-    auto v_desc = [&](int stage) { return smem_desc_advance(v_desc0, stage * Tr::kVTileBytes); };
+    auto v_desc = [&](int stage) { return smem_desc_advance(v_desc0, stage * Tr::kVStageBytes); };
 
     int32_t acc[kN];
     float pf[kN];
@@ -185,11 +209,11 @@ struct ConsumerMainloop {
     } else {
       softmax_tile(0, ks, std::false_type{});
     }
-    pass_softmax_turn();
     pack_p_fp8(pf, pa);
+    pass_softmax_turn(pa);
     read.advance();
 
-    float o_fresh[kTwoLevel ? kO : 1];
+    float o_fresh[kTwoLevel ? kPV : 1];
     // One key tile with QK(j) and P·V(j-1) in flight around softmax(j). Masked tiles are always the
     // last ones (sequence end, causal diagonal), so the loop is split in an unmasked and a masked
     // run: a data-dependent branch inside the body would make ptxas serialise the wgmmas (C7520).
@@ -221,18 +245,17 @@ struct ConsumerMainloop {
       reg_fence(acc);
       wait_softmax_turn();
       softmax_tile(j, ks, mask_tag);
-      pass_softmax_turn();
-      wgmma_wait<0>();  // P·V(j-1) done: its slot and the P registers are free
+      wgmma_wait<0>();  // P·V(j-1) done (long since, as a rule): its slot and the P registers are free
+      pack_p_fp8(pf, pa);
+      pass_softmax_turn(pa);
       if constexpr (kTwoLevel) {
         reg_fence(o_fresh);
-#pragma unroll
-        for (int i = 0; i < kO; ++i) o[i] = fmaf(o[i], alpha_prev[(i / 2) % 2], o_fresh[i]);
+        merge_fresh(o, o_fresh, alpha_prev, softmax);
       } else {
         reg_fence(o);
       }
       if (lane == 0) mbar_arrive(&smem.kv_empty[pv_read.index]);
       pv_read.advance();
-      pack_p_fp8(pf, pa);
       read.advance();
     };
     int first_masked = 1;
@@ -257,10 +280,11 @@ struct ConsumerMainloop {
     wgmma_wait<0>();
     if constexpr (kTwoLevel) {
       reg_fence(o_fresh);
-#pragma unroll
-      for (int i = 0; i < kO; ++i) o[i] = fmaf(o[i], alpha[(i / 2) % 2], o_fresh[i]);
+      merge_fresh(o, o_fresh, alpha, softmax);
     } else {
       reg_fence(o);
+#pragma unroll
+      for (int r = 0; r < 2; ++r) softmax.row_sum[r] = pv_row_sum(o, r);
     }
     if (lane == 0) mbar_arrive(&smem.kv_empty[pv_read.index]);
   }

@@ -44,12 +44,19 @@ __device__ __forceinline__ float quad_sum(float v) {
 // kN: scores per row pair per thread (kBlockN / 2). kFp8P: P feeds the e4m3 P·V and is scaled into
 // [0, 448]; otherwise (16-bit P·V, as the reference defines the FP16 mode) P = exp2(S - max) in [0, 1].
 // kExpOnFmaPer8: of every 8 exponentials of an unmasked tile, this many use exp2_on_fma.
-template <int kN, bool kFp8P = true, int kExpOnFmaPer8 = 0>
+// kRowSumByMma: the caller takes the row sums from the P·V product (ones columns after V), so
+// step() leaves row_sum alone and the caller keeps it as the whole row's sum.
+template <int kN, bool kFp8P = true, int kExpOnFmaPer8 = 0, bool kRowSumByMma = false>
 struct OnlineSoftmax {
   static constexpr float kPOffsetLog2 = kFp8P ? kLog2Fp8Max : 0.0f;  // P = 2^kPOffsetLog2 exp2(S - max)
 
   float row_max[2];  // running max of S (log2 units), kMaskedScore while nothing was visible
-  float row_sum[2];  // this thread's partial sum of fp32 P (quad-reduced in the epilogue)
+  // kRowSumByMma: the row's sum of the e4m3 P. Otherwise this thread's partial sum of fp32 P,
+  // quad-reduced by row_total().
+  float row_sum[2];
+  __device__ __forceinline__ float row_total(int r) const {
+    return kRowSumByMma ? row_sum[r] : quad_sum(row_sum[r]);
+  }
 
   __device__ __forceinline__ void init() {
     row_max[0] = row_max[1] = kMaskedScore;
@@ -118,11 +125,13 @@ struct OnlineSoftmax {
         const float y = fmaf(p[i], scale[half], bias[half][r]);
         // Spread over i so that both pipes have work all through the tile.
         p[i] = (i * kExpOnFmaPer8) % 8 < kExpOnFmaPer8 ? exp2_on_fma(y) : exp2_approx(y);
-        sum[r][(i / 4) % 4] += p[i];
+        if constexpr (!kRowSumByMma) sum[r][(i / 4) % 4] += p[i];
       }
+      if constexpr (!kRowSumByMma) {
 #pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        row_sum[r] = fmaf(row_sum[r], alpha[r], (sum[r][0] + sum[r][1]) + (sum[r][2] + sum[r][3]));
+        for (int r = 0; r < 2; ++r) {
+          row_sum[r] = fmaf(row_sum[r], alpha[r], (sum[r][0] + sum[r][1]) + (sum[r][2] + sum[r][3]));
+        }
       }
     } else {
       float m[2] = {kMaskedScore, kMaskedScore};
@@ -145,10 +154,12 @@ struct OnlineSoftmax {
       for (int i = 0; i < kN; ++i) {
         const int r = (i / 2) % 2;
         p[i] = exp2_approx(p[i] - off[r]);
-        sum[r] += p[i];
+        if constexpr (!kRowSumByMma) sum[r] += p[i];
       }
+      if constexpr (!kRowSumByMma) {
 #pragma unroll
-      for (int r = 0; r < 2; ++r) row_sum[r] = fmaf(row_sum[r], alpha[r], sum[r]);
+        for (int r = 0; r < 2; ++r) row_sum[r] = fmaf(row_sum[r], alpha[r], sum[r]);
+      }
     }
   }
 };
