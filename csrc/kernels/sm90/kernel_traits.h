@@ -45,6 +45,13 @@ struct KernelTraits {
 #else
   static constexpr int kExpOnFmaPer8 = kHeadDim == 64 ? 3 : 0;
 #endif
+  // Two-level FP8 accumulation: P·V tiles summed in the 8-bit wgmma's accumulator before each
+  // fp32 merge into O (1: every tile, as SageAttention2; 2: pairs, half the merge FFMAs).
+#ifdef SAGE_SM90_FRESH_TILES
+  static constexpr int kFreshTiles = SAGE_SM90_FRESH_TILES;
+#else
+  static constexpr int kFreshTiles = 1;
+#endif
   static constexpr int kThreads = 128 * (1 + kConsumerWarpgroups);
   // Register split (setmaxnreg): 24 x 128 + 240 x 256 = 64512 <= 65536.
   static constexpr int kProducerRegs = 24;

@@ -120,6 +120,14 @@ struct ConsumerMainloop {
       for (int i = 0; i < kORegs; ++i) o[i] *= alpha[(i / 2) % 2];
     }
   }
+  // Two-level accumulation, second tile of a pair: the fresh tile accumulated so far is brought to
+  // the new max before the next P·V adds to it (skipped when no row of the warp moved its max).
+  __device__ __forceinline__ static void rescale_fresh(float (&fresh)[kPV], const float (&alpha)[2]) {
+    if (__any_sync(0xffffffffu, alpha[0] != 1.0f || alpha[1] != 1.0f)) {
+#pragma unroll
+      for (int i = 0; i < kPV; ++i) fresh[i] *= alpha[(i / 2) % 2];
+    }
+  }
   // Two-level accumulation: O = O * alpha + fresh, and the row sums alike.
   __device__ __forceinline__ static void merge_fresh(float (&o)[kORegs], const float (&fresh)[kPV],
                                                      const float (&alpha)[2], Softmax& softmax) {
@@ -214,6 +222,10 @@ struct ConsumerMainloop {
     read.advance();
 
     float o_fresh[kTwoLevel ? kPV : 1];
+    // Two-level: o_fresh collects Tr::kFreshTiles P·V tiles (8-bit wgmma accumulation) before it is
+    // added to the fp32 O; pair_scale holds the alpha of the first tile of a pair until the merge.
+    [[maybe_unused]] float pair_scale[2] = {1.0f, 1.0f};
+    auto closes_fresh = [&](int t) { return Tr::kFreshTiles == 1 || (t & 1) != 0; };
     // One key tile with QK(j) and P·V(j-1) in flight around softmax(j). Masked tiles are always the
     // last ones (sequence end, causal diagonal), so the loop is split in an unmasked and a masked
     // run: a data-dependent branch inside the body would make ptxas serialise the wgmmas (C7520).
@@ -222,9 +234,16 @@ struct ConsumerMainloop {
       ks_next = k_scale_of(j + 1 < n_tiles ? j + 1 : j);
       mbar_wait(&smem.k_full[read.index], read.phase);
       mbar_wait(&smem.v_full[pv_read.index], pv_read.phase);
-      if constexpr (!kTwoLevel) rescale_o(o, alpha);
+      // P·V(j-1) opens an o_fresh (or is its only tile) unless it closes a pair.
+      [[maybe_unused]] const bool second_of_pair = Tr::kFreshTiles == 2 && ((j - 1) & 1) != 0;
+      if constexpr (!kTwoLevel) {
+        rescale_o(o, alpha);
+      } else if constexpr (Tr::kFreshTiles == 2) {
+        if (second_of_pair) rescale_fresh(o_fresh, alpha);
+      }
       reg_fence(pa);
       reg_fence(o);
+      if constexpr (kTwoLevel) reg_fence(o_fresh);
 #ifndef SAGE_SM90_NO_PINGPONG
       wait_my_turn();
 #endif
@@ -232,7 +251,7 @@ struct ConsumerMainloop {
       issue_qk(acc, q_desc, k_desc(read.index));
       wgmma_commit();
       if constexpr (kTwoLevel) {
-        issue_pv(o_fresh, pa, v_desc(pv_read.index), false);
+        issue_pv(o_fresh, pa, v_desc(pv_read.index), second_of_pair);
       } else {
         issue_pv(o, pa, v_desc(pv_read.index), true);
       }
@@ -250,7 +269,12 @@ struct ConsumerMainloop {
       pass_softmax_turn(pa);
       if constexpr (kTwoLevel) {
         reg_fence(o_fresh);
-        merge_fresh(o, o_fresh, alpha_prev, softmax);
+        if (closes_fresh(j - 1)) {
+          const float scale[2] = {pair_scale[0] * alpha_prev[0], pair_scale[1] * alpha_prev[1]};
+          merge_fresh(o, o_fresh, scale, softmax);
+        } else {
+          pair_scale[0] = alpha_prev[0], pair_scale[1] = alpha_prev[1];
+        }
       } else {
         reg_fence(o);
       }
@@ -263,15 +287,21 @@ struct ConsumerMainloop {
     for (int j = 1; j < first_masked; ++j) iteration(j, std::false_type{});
     for (int j = first_masked; j < n_tiles; ++j) iteration(j, std::true_type{});
 
-    // Tail: P·V of the last tile.
+    // Tail: P·V of the last tile, then the last merge.
     mbar_wait(&smem.v_full[pv_read.index], pv_read.phase);
-    if constexpr (!kTwoLevel) rescale_o(o, alpha);
+    [[maybe_unused]] const bool tail_second = Tr::kFreshTiles == 2 && ((n_tiles - 1) & 1) != 0;
+    if constexpr (!kTwoLevel) {
+      rescale_o(o, alpha);
+    } else if constexpr (Tr::kFreshTiles == 2) {
+      if (tail_second) rescale_fresh(o_fresh, alpha);
+    }
     reg_fence(pa);
     reg_fence(o);
+    if constexpr (kTwoLevel) reg_fence(o_fresh);
     wait_my_turn();
     wgmma_fence();
     if constexpr (kTwoLevel) {
-      issue_pv(o_fresh, pa, v_desc(pv_read.index), false);
+      issue_pv(o_fresh, pa, v_desc(pv_read.index), tail_second);
     } else {
       issue_pv(o, pa, v_desc(pv_read.index), true);
     }
@@ -280,7 +310,9 @@ struct ConsumerMainloop {
     wgmma_wait<0>();
     if constexpr (kTwoLevel) {
       reg_fence(o_fresh);
-      merge_fresh(o, o_fresh, alpha, softmax);
+      const float scale[2] = {tail_second ? pair_scale[0] * alpha[0] : alpha[0],
+                              tail_second ? pair_scale[1] * alpha[1] : alpha[1]};
+      merge_fresh(o, o_fresh, scale, softmax);
     } else {
       reg_fence(o);
 #pragma unroll
