@@ -306,12 +306,14 @@ bool run_case(const Case& c, std::mt19937& rng) {
     }
   }
   Errors e_ref = compare(got, refq64), e64 = compare(got, ref64), r64 = compare(refq, ref64);
-  // LSE: the kernel's row sums come from the FP8 P·V wgmma, which adds each k32 group's products
-  // with ~13 significant bits relative to the group's largest P (<= 448): a row's sum can be off
-  // by up to ~1% where many small P share groups with large ones; on average far less.
+  // Kernel vs the exact-fp32 reference: the FP8 P·V wgmma adds each k32 group's products with ~13
+  // significant bits relative to the group's largest term, over up to 8 groups (two 128-key tiles)
+  // before each fp32 merge. O (with cancellation in P·V) differs by up to ~2e-3 rel-L1; the row
+  // sums, which also come from that wgmma, by up to ~1% in rows where many small P share groups with
+  // large ones (LSE), far less on average. A wrong tile, mask or scale is orders of magnitude above.
   const double lse_err_ref_mean = lse_rows > 0 ? lse_err_ref_sum / double(lse_rows) : 0.0;
-  const bool ok = nan_count == 0 && same && e_ref.rel_l1 < 2e-3 && e64.rel_l1 < 0.06 && lse_err_ref < 1.5e-2 &&
-                  lse_err_ref_mean < 1e-3 && lse_err64 < 0.05;
+  const bool ok = nan_count == 0 && same && e_ref.rel_l1 < 4e-3 && e64.rel_l1 < 0.06 && lse_err_ref < 1.5e-2 &&
+                  lse_err_ref_mean < 3e-3 && lse_err64 < 0.05;
   std::printf("%-28s %s  vs-ref relL1 %.2e maxabs %.2e | vs-f64 relL1 %.4f cos %.6f (ref itself %.4f) | lse err ref %.1e (mean %.1e) f64 %.1e | nan %lld %s\n",
               c.name, ok ? "OK  " : "FAIL", e_ref.rel_l1, e_ref.max_abs, e64.rel_l1, e64.cos, r64.rel_l1, lse_err_ref,
               lse_err_ref_mean, lse_err64, (long long)nan_count, same ? "deterministic" : "NONDETERMINISTIC");

@@ -165,7 +165,7 @@ def test_kernel_matches_cpu_reference(name, gran, causal, dtype, gen):
     if name == "fp8_sm90":
         # Row sums from the FP8 P·V wgmma (ones columns after V): each k32 group is added with ~13
         # significant bits relative to its largest P, so a row's sum may be off by up to ~1%.
-        assert lse_err.max().item() <= 1.5e-2 and lse_err.mean().item() <= 1e-3
+        assert lse_err.max().item() <= 1.5e-2 and lse_err.mean().item() <= 3e-3
     else:
         assert lse_err.max().item() <= 1e-3
 
