@@ -22,8 +22,8 @@ DType pv_operand_dtype(KernelChoice kernel, const AttentionParams& p) {
 }
 
 bool row_sum_of_rounded_p(KernelChoice kernel, const AttentionParams& p) {
-  // The Hopper FP8 kernel sums the e4m3 P on the tensor cores (ones columns after V).
-  return kernel == KernelChoice::kSm90 && is_fp8(p.pv_mode);
+  // The Hopper kernel's two-level FP8 mode sums the e4m3 P on the tensor cores (ones columns after V).
+  return kernel == KernelChoice::kSm90 && p.pv_mode == PVMode::kFp8Fp32Fp32;
 }
 
 namespace {

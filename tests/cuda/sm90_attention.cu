@@ -205,7 +205,7 @@ bool run_case(const Case& c, std::mt19937& rng) {
   p.sm_scale = 1.0f / std::sqrt(float(c.d));
   p.causal = c.causal;
   p.softmax_block_keys = 128;
-  p.row_sum_of_rounded_p = true;  // as the kernel sums P (ones columns after V)
+  p.row_sum_of_rounded_p = c.mode == PVMode::kFp8Fp32Fp32;  // two-level: sums from the P·V wgmma
   if (c.varlen) {
     p.lse_head_stride = rows_q;
   } else {

@@ -114,8 +114,8 @@ struct AttentionParams {
   // the FP8 rounding of P, changes once per step, so the CPU reference emulates this value.
   int softmax_block_keys = 64;
   // FP8 modes: the softmax denominator sums P as rounded to e4m3 (the P that multiplies V; the
-  // Hopper kernel gets it from its P·V product) instead of P in fp32 (the mma.sync kernels).
-  // Kernel selection sets it with softmax_block_keys.
+  // Hopper kernel's two-level mode gets it from its P·V product) instead of P in fp32 (the other
+  // kernels and modes). Kernel selection sets it with softmax_block_keys.
   bool row_sum_of_rounded_p = false;
 };
 

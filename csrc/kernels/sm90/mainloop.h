@@ -68,13 +68,14 @@ __device__ __forceinline__ void producer_loop(const KernelParams& p, const void*
 // ---------------------------------------------------------------------------------------------
 template <class Tr, bool kCausal, bool kTwoLevel>
 struct ConsumerMainloop {
-  // Row sums come from the P·V wgmma (the ones columns after V^T), not from the softmax.
-  using Softmax = OnlineSoftmax<Tr::kSAccRegs, true, Tr::kExpOnFmaPer8, /*kRowSumByMma=*/true>;
+  // Two-level: the row sums come from each fresh P·V product (the ones columns after V^T) and are
+  // merged in fp32 like O. Single-level keeps fp32 sums in the softmax: summed inside the 8-bit
+  // wgmma's accumulator over a whole sequence they drift low (measured: 19% rel-L1 at 10k keys).
+  using Softmax = OnlineSoftmax<Tr::kSAccRegs, true, Tr::kExpOnFmaPer8, /*kRowSumByMma=*/kTwoLevel>;
   static constexpr int kN = Tr::kSAccRegs;    // 64
   static constexpr int kO = Tr::kOAccRegs;    // 32 or 64: O columns
-  static constexpr int kPV = Tr::kPVAccRegs;  // kO + 4: O columns and this thread's two row sums
-  // Registers of the running O: single-level accumulation carries the sum columns in it.
-  static constexpr int kORegs = kTwoLevel ? kO : kPV;
+  static constexpr int kPV = Tr::kPVAccRegs;  // kO + 4: a fresh product's O columns and two row sums
+  static constexpr int kORegs = kO;
   static constexpr int kPVSteps = Tr::kBlockN / 32;
   static constexpr int kQKSteps = Tr::kHeadDim / 32;
 
@@ -86,16 +87,23 @@ struct ConsumerMainloop {
       wgmma_s8_ss_n128(acc, smem_desc_advance(q_desc, 32 * ks), smem_desc_advance(k_desc, 32 * ks), ks > 0);
     }
   }
-  __device__ __forceinline__ static void issue_pv(float (&o)[kPV], const uint32_t (&a)[kPVSteps][4], uint64_t v_desc,
-                                                  bool accumulate_first) {
+  // P·V into o: kPV registers (with the ones columns: row sums) or kO (O columns only).
+  template <int kRegs>
+  __device__ __forceinline__ static void issue_pv(float (&o)[kRegs], const uint32_t (&a)[kPVSteps][4],
+                                                  uint64_t v_desc, bool accumulate_first) {
 #pragma unroll
     for (int ks = 0; ks < kPVSteps; ++ks) {
       const uint64_t desc = smem_desc_advance(v_desc, 32 * ks);
-      if constexpr (kPV == 68) {
-        wgmma_e4m3_rs_n136(o, a[ks], desc, (ks > 0 || accumulate_first) ? 1 : 0);
+      const int acc = (ks > 0 || accumulate_first) ? 1 : 0;
+      if constexpr (kRegs == 68) {
+        wgmma_e4m3_rs_n136(o, a[ks], desc, acc);
+      } else if constexpr (kRegs == 36) {
+        wgmma_e4m3_rs_n72(o, a[ks], desc, acc);
+      } else if constexpr (kRegs == 64) {
+        wgmma_e4m3_rs_n128(o, a[ks], desc, acc);
       } else {
-        static_assert(kPV == 36, "head_dim 64 or 128");
-        wgmma_e4m3_rs_n72(o, a[ks], desc, (ks > 0 || accumulate_first) ? 1 : 0);
+        static_assert(kRegs == 32, "head_dim 64 or 128");
+        wgmma_e4m3_rs_n64(o, a[ks], desc, acc);
       }
     }
   }
@@ -315,8 +323,6 @@ struct ConsumerMainloop {
       merge_fresh(o, o_fresh, scale, softmax);
     } else {
       reg_fence(o);
-#pragma unroll
-      for (int r = 0; r < 2; ++r) softmax.row_sum[r] = pv_row_sum(o, r);
     }
     if (lane == 0) mbar_arrive(&smem.kv_empty[pv_read.index]);
   }
