@@ -30,7 +30,8 @@ grep -E "^(FAILED|ERROR)" "$OUT/gpu_tests.log" | head -30
 
 if [ -n "${BENCH_ARGS+x}" ] || [ "${RUN_BENCH:-1}" = 1 ]; then
   stamp "benchmark"
-  timeout ${BENCH_TIMEOUT:-200} python3 -m sageattention.bench ${BENCH_ARGS:-} --json "$OUT/bench.json" \
+  # COMMIT: the commit of the tree sent here (its .git, if any, may be stale); pass it from the caller.
+  timeout ${BENCH_TIMEOUT:-200} python3 -m sageattention.bench ${BENCH_ARGS:-} ${COMMIT:+--commit "$COMMIT"} --json "$OUT/bench.json" \
     --markdown "$OUT/bench.md" --plot "$OUT/bench.png" > "$OUT/bench.log" 2>&1
   stamp "bench rc=$?"
   tail -40 "$OUT/bench.log"

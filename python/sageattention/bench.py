@@ -270,6 +270,7 @@ def main(argv=None):
     parser.add_argument("--json", type=Path, help="write raw results here")
     parser.add_argument("--markdown", type=Path, help="append the tables to this file")
     parser.add_argument("--plot", type=Path, help="write a PNG plot here")
+    parser.add_argument("--commit", help="commit measured, when the checkout cannot tell (a copied tree)")
     args = parser.parse_args(argv)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     gpu = device.type == "cuda"
@@ -278,6 +279,8 @@ def main(argv=None):
     args.heads = args.heads or (32 if gpu else 2)
     args.causal = [bool(c) for c in args.causal]
     env = environment(device)
+    if args.commit:
+        env["commit"] = args.commit
     print(json.dumps(env), flush=True)
     rows = run_grid(args, device)
     acc = [] if (args.no_accuracy or not gpu) else accuracy(device)
