@@ -89,3 +89,22 @@ def test_emulated_bf16_pv_of_the_hopper_kernel(family, gen):
     max_l1, min_cos = THRESHOLDS[(family, "fp16")]
     assert rel_l1(o_bf16, ref) <= max_l1 and cos_sim(o_bf16, ref) >= min_cos
     assert 0 < rel_l1(o_bf16, o_fp16) <= 0.004  # bf16 P: 8 significant bits instead of 11
+
+
+def test_emulated_rounded_p_denominator_of_the_hopper_fp8_kernel(gen):
+    """The Hopper kernel's two-level FP8 mode divides by the sum of the e4m3 P it multiplied (its P·V
+    product returns that sum), the other kernels and modes by the sum of fp32 P; the CPU path
+    emulates each when asked for that kernel. With V = 1 (quantized exactly: 448 * 1/448) the output
+    is then exactly 1 for the Hopper two-level mode, and visibly not for the others."""
+    ops = torch.ops.sageattention
+    q, k, _ = make_qkv("normal", 1, 2, 2, 300, 300, 128, generator=gen)
+    v = torch.ones_like(q)
+
+    def run(pv_mode, kernel):
+        args = (None, None, 300, 300, 0, 2, pv_mode, False, 128 ** -0.5, True, False, False)
+        return ops.sageattn(q, k, v, *args, kernel)[0].float()
+
+    assert torch.equal(run(3, 2), torch.ones_like(q, dtype=torch.float32))
+    for pv_mode, kernel in ((3, 1), (2, 2)):
+        err = (run(pv_mode, kernel) - 1).abs()
+        assert err.max() > 1e-3 and err.max() < 0.05  # e4m3 P rounding, not normalised away
