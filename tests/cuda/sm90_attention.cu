@@ -350,6 +350,10 @@ void bench(int iters, bool short_list, int only_d = 0, int only_n = 0, int only_
     for (bool causal : {false, true})
       for (int n : {1024, 2048, 4096, 8192, 16384})
         if (!short_list || ((n == 1024 || n == 16384) && (d == 128 || !causal))) shapes.push_back({d, n, causal});
+  if (only_causal == 1 && only_d == 0) {  // bench-causal: D=128 causal at every N
+    shapes.clear();
+    for (int n : {1024, 2048, 4096, 8192, 16384}) shapes.push_back({128, n, true});
+  }
   const int B = 4, H = 32;
   std::printf("%-5s %-7s %-6s %-12s %-10s %-8s\n", "D", "causal", "N", "mode", "ms", "TOPS");
   for (const Shape& s : shapes) {
@@ -427,8 +431,8 @@ int main(int argc, char** argv) {
     bench(1, true, std::atoi(argv[2]), std::atoi(argv[3]), std::atoi(argv[4]));
     return 0;
   }
-  if (cmd == "bench" || cmd == "bench-short") {
-    bench(argc > 2 ? std::atoi(argv[2]) : 20, cmd == "bench-short");
+  if (cmd == "bench" || cmd == "bench-short" || cmd == "bench-causal") {
+    bench(argc > 2 ? std::atoi(argv[2]) : 20, cmd != "bench", 0, 0, cmd == "bench-causal" ? 1 : -1);
     return 0;
   }
   std::mt19937 rng(1234);
