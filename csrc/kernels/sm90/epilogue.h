@@ -17,8 +17,7 @@ namespace sageattention::sm90 {
 
 // row0: sequence row of this thread's first accumulator row (g); its second row is row0 + 8.
 // Softmax: the mode's online-softmax state (row_max, row_sum); P was 2^kPOffsetLog2 exp2(S - max).
-// o: accumulator layout; its first kHeadDim / 2 registers are the output columns (any further ones,
-// the row sums of single-level FP8 accumulation, are not read here).
+// o: the O accumulator (m64 x kHeadDim layout, kO = kHeadDim / 2 registers).
 template <typename T, int kHeadDim, int kO, class Softmax>
 __device__ __forceinline__ void epilogue_store(const KernelParams& p, const SeqInfo& seq, int b, int h, int row0,
                                                const float (&o)[kO], const Softmax& softmax, const QuantizedQ& qq,
@@ -29,7 +28,7 @@ __device__ __forceinline__ void epilogue_store(const KernelParams& p, const SeqI
   // This thread's columns 8k + 2c, 8k + 2c + 1: scale/mean loaded from shared memory once for both
   // rows and before any global store (interleaved, each load would wait behind the previous store).
   constexpr int kGroups = kHeadDim / 8;  // 8-column groups: registers 4k .. 4k + 3
-  static_assert(kO >= 4 * kGroups, "accumulator smaller than the head");
+  static_assert(kO == 4 * kGroups, "O accumulator of the head");
   float2 vs[kGroups], vm[kGroups];
 #pragma unroll
   for (int k = 0; k < kGroups; ++k) {

@@ -131,7 +131,7 @@ __global__ void __launch_bounds__(Tr::kThreads, 1)
       return last_key >= seq.lk || (kCausal && last_key > diag);
     };
 
-    float o[Mainloop::kORegs];
+    float o[Tr::kOAccRegs];
     Softmax softmax;
     const int row0 = row_base + warp * 16 + g;
     Mainloop::run(smem, read, n_tiles, q8_addr, qq.scale_log2, k_scale_of, needs_mask, 2 * c, row0, seq.lq,

@@ -75,7 +75,6 @@ struct ConsumerMainloop {
   static constexpr int kN = Tr::kSAccRegs;    // 64
   static constexpr int kO = Tr::kOAccRegs;    // 32 or 64: O columns
   static constexpr int kPV = Tr::kPVAccRegs;  // kO + 4: a fresh product's O columns and two row sums
-  static constexpr int kORegs = kO;
   static constexpr int kPVSteps = Tr::kBlockN / 32;
   static constexpr int kQKSteps = Tr::kHeadDim / 32;
 
@@ -122,14 +121,14 @@ struct ConsumerMainloop {
   // Single-level accumulation: O *= exp2(m_old - m_new) before the next P·V accumulates into it.
   // Skipped when no row of the warp raised its max (alpha == 1), the common case once a row has
   // seen a few key tiles. No wgmma is in flight here, so the branch does not serialise them.
-  __device__ __forceinline__ static void rescale_o(float (&o)[kORegs], const float (&alpha)[2]) {
+  __device__ __forceinline__ static void rescale_o(float (&o)[kO], const float (&alpha)[2]) {
     if (__any_sync(0xffffffffu, alpha[0] != 1.0f || alpha[1] != 1.0f)) {
 #pragma unroll
-      for (int i = 0; i < kORegs; ++i) o[i] *= alpha[(i / 2) % 2];
+      for (int i = 0; i < kO; ++i) o[i] *= alpha[(i / 2) % 2];
     }
   }
-  // Two-level accumulation, second tile of a pair: the fresh tile accumulated so far is brought to
-  // the new max before the next P·V adds to it (skipped when no row of the warp moved its max).
+  // Two-level accumulation, a tile that continues o_fresh: what o_fresh holds is brought to the new
+  // max before the next P·V adds to it (skipped when no row of the warp moved its max).
   __device__ __forceinline__ static void rescale_fresh(float (&fresh)[kPV], const float (&alpha)[2]) {
     if (__any_sync(0xffffffffu, alpha[0] != 1.0f || alpha[1] != 1.0f)) {
 #pragma unroll
@@ -137,7 +136,7 @@ struct ConsumerMainloop {
     }
   }
   // Two-level accumulation: O = O * alpha + fresh, and the row sums alike.
-  __device__ __forceinline__ static void merge_fresh(float (&o)[kORegs], const float (&fresh)[kPV],
+  __device__ __forceinline__ static void merge_fresh(float (&o)[kO], const float (&fresh)[kPV],
                                                      const float (&alpha)[2], Softmax& softmax) {
 #pragma unroll
     for (int i = 0; i < kO; ++i) o[i] = fmaf(o[i], alpha[(i / 2) % 2], fresh[i]);
@@ -150,9 +149,9 @@ struct ConsumerMainloop {
   __device__ __forceinline__ static void run(SharedStorage<Tr>& smem, PipelineState<Tr::kStages>& read, int n_tiles,
                                              uint32_t q8_addr, float q_scale, KScaleFn&& k_scale_of,
                                              MaskFn&& tile_needs_mask, const int key_col_base, const int row0,
-                                             int lq, int lk, int cw, float (&o)[kORegs], Softmax& softmax) {
+                                             int lq, int lk, int cw, float (&o)[kO], Softmax& softmax) {
 #pragma unroll
-    for (int i = 0; i < kORegs; ++i) o[i] = 0.0f;
+    for (int i = 0; i < kO; ++i) o[i] = 0.0f;
     softmax.init();
     if (n_tiles == 0) return;
     const int lane = threadIdx.x % 32;

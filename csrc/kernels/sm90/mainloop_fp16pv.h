@@ -34,7 +34,6 @@ struct ConsumerMainloopFp16PV {
   using Softmax = OnlineSoftmax<Tr::kSAccRegs, false>;
   static constexpr int kN = Tr::kSAccRegs;   // 64
   static constexpr int kO = Tr::kOAccRegs;   // 32 or 64
-  static constexpr int kORegs = kO;          // the O the epilogue reads (softmax keeps the row sums)
   static constexpr int kPVSteps = Tr::kBlockN / 16;
   static constexpr int kQKSteps = Tr::kHeadDim / 32;
   static constexpr uint32_t kPVStepBytes = 16 * 128;  // 16 token rows of every slab
