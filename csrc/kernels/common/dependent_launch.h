@@ -13,7 +13,6 @@
 
 #include <cuda_runtime.h>
 
-#include <utility>
 
 namespace sageattention::kernels {
 
@@ -44,10 +43,13 @@ inline int device_major_cached() {
 }
 
 // <<<grid, block, smem, stream>>>(args...) with programmatic stream serialization where the GPU
-// has it (sm_90+); an ordinary launch elsewhere (griddep_* compile to nothing there).
+// has it (sm_90+); an ordinary launch elsewhere (griddep_* compile to nothing there, and are no-ops
+// in a kernel launched without the attribute). A platform that refuses the attribute gets the
+// ordinary launch, once it has said so.
 template <typename... KernelArgs, typename... Args>
 cudaError_t launch_dependent(void (*kernel)(KernelArgs...), dim3 grid, dim3 block, size_t smem_bytes,
-                             cudaStream_t stream, Args&&... args) {
+                             cudaStream_t stream, const Args&... args) {
+  static bool refused = false;
   cudaLaunchAttribute attr[1];
   attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
   attr[0].val.programmaticStreamSerializationAllowed = 1;
@@ -57,8 +59,15 @@ cudaError_t launch_dependent(void (*kernel)(KernelArgs...), dim3 grid, dim3 bloc
   config.dynamicSmemBytes = smem_bytes;
   config.stream = stream;
   config.attrs = attr;
-  config.numAttrs = device_major_cached() >= 9 ? 1 : 0;
-  return cudaLaunchKernelEx(&config, kernel, std::forward<Args>(args)...);
+  config.numAttrs = !refused && device_major_cached() >= 9 ? 1 : 0;
+  cudaError_t err = cudaLaunchKernelEx(&config, kernel, args...);
+  if ((err == cudaErrorNotSupported || err == cudaErrorInvalidValue) && config.numAttrs > 0) {
+    (void)cudaGetLastError();  // clear it; the ordinary launch below reports its own result
+    refused = true;
+    config.numAttrs = 0;
+    err = cudaLaunchKernelEx(&config, kernel, args...);
+  }
+  return err;
 }
 
 }  // namespace sageattention::kernels
