@@ -13,6 +13,8 @@
 
 #include <cuda_runtime.h>
 
+#include "kernels/common/device_info.h"
+
 
 namespace sageattention::kernels {
 
@@ -26,20 +28,6 @@ __device__ __forceinline__ void griddep_launch_dependents() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
 #endif
-}
-
-// Compute capability major of the current device, queried once per device ordinal.
-inline int device_major_cached() {
-  constexpr int kMaxDevices = 64;
-  static int majors[kMaxDevices] = {};
-  int dev = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= kMaxDevices) return 0;
-  if (majors[dev] == 0) {
-    int major = 0;
-    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
-    majors[dev] = major > 0 ? major : -1;
-  }
-  return majors[dev];
 }
 
 // <<<grid, block, smem, stream>>>(args...) with programmatic stream serialization where the GPU

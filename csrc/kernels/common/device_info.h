@@ -6,19 +6,26 @@
 
 namespace sageattention::kernels {
 
-// SM count of the current device; 132 (H100/H200) if the query fails, which only sizes grids.
-inline int sm_count_cached() {
+// An attribute of the current device, queried once per device ordinal; `fallback` when the query
+// fails (the fallbacks below only size grids or turn an optional launch feature off).
+template <cudaDeviceAttr kAttr>
+inline int device_attribute_cached(int fallback) {
   constexpr int kMaxDevices = 64;
-  constexpr int kFallbackSms = 132;
-  static int counts[kMaxDevices] = {};
+  static int values[kMaxDevices] = {};  // 0: not queried yet
   int dev = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= kMaxDevices) return kFallbackSms;
-  if (counts[dev] == 0) {
-    int n = 0;
-    cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev);
-    counts[dev] = n > 0 ? n : kFallbackSms;
+  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= kMaxDevices) return fallback;
+  if (values[dev] == 0) {
+    int v = 0;
+    cudaDeviceGetAttribute(&v, kAttr, dev);
+    values[dev] = v > 0 ? v : fallback;
   }
-  return counts[dev];
+  return values[dev] != 0 ? values[dev] : fallback;
 }
+
+// SM count of the current device; 132 (H100/H200) if the query fails.
+inline int sm_count_cached() { return device_attribute_cached<cudaDevAttrMultiProcessorCount>(132); }
+
+// Compute capability major of the current device; 0 if the query fails.
+inline int device_major_cached() { return device_attribute_cached<cudaDevAttrComputeCapabilityMajor>(0); }
 
 }  // namespace sageattention::kernels

@@ -8,7 +8,6 @@
 #include "kernels/quant/quant_sweep.cuh"
 #include "sageattention/cuda_api.h"
 #include "sageattention/quant_math.h"
-#include "sageattention/validate.h"
 
 namespace sageattention::kernels::quant {
 namespace {
@@ -198,12 +197,7 @@ namespace sageattention::cuda {
 
 Status quant_k(const QuantKParams& p, void* stream_ptr) {
   using namespace kernels;
-  if (const Status s = validate(p); s != Status::kSuccess) return s;
-  switch (quant::check_sweep_input(p.seq, p.heads, p.head_dim, p.k)) {
-    case quant::SweepInput::kEmpty: return Status::kSuccess;
-    case quant::SweepInput::kUnsupported: return Status::kNotSupported;
-    case quant::SweepInput::kReady: break;
-  }
+  if (const std::optional<Status> s = quant::status_before_sweep(p, p.k)) return *s;
   auto stream = static_cast<cudaStream_t>(stream_ptr);
   const int chunks = quant::chunks_per_owner(int64_t{p.seq.batch} * p.heads, p.seq.seqlen);
   cudaError_t err = cudaSuccess;

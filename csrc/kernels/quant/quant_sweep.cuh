@@ -23,11 +23,13 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <optional>
 
 #include "sageattention/constants.h"
 #include "sageattention/params.h"
 #include "kernels/common/launch_checks.h"
 #include "sageattention/quant_layout.h"
+#include "sageattention/validate.h"
 #include "kernels/common/device_info.h"
 
 namespace sageattention::kernels::quant {
@@ -85,14 +87,16 @@ inline int chunks_per_owner(int64_t owners, int max_seqlen) {
   return chunks > 1 ? static_cast<int>(chunks) : 1;
 }
 
-// Host check shared by the K and V launchers, after validate(): kEmpty when there is nothing to
-// launch, kUnsupported when the sweeps cannot read `x` (16-byte vectors) or the grid would not fit.
-enum class SweepInput { kReady, kEmpty, kUnsupported };
-inline SweepInput check_sweep_input(const Sequences& seq, int heads, int head_dim, const StridedTensor& x) {
-  if (seq.batch == 0 || heads == 0 || seq.seqlen == 0) return SweepInput::kEmpty;
-  if (head_dim % 8 != 0 || !vector_readable(x, seq.varlen())) return SweepInput::kUnsupported;
-  if (seq.batch > 65535 || heads > 65535) return SweepInput::kUnsupported;
-  return SweepInput::kReady;
+// Host checks shared by the K and V launchers: the Status to return without launching (argument
+// errors; kSuccess when there is nothing to do; kNotSupported when the sweeps cannot read `x` with
+// 16-byte vectors or the grid would not fit), or nothing when the sweep is ready to launch.
+template <class Params>
+std::optional<Status> status_before_sweep(const Params& p, const StridedTensor& x) {
+  if (const Status s = validate(p); s != Status::kSuccess) return s;
+  if (p.seq.batch == 0 || p.heads == 0 || p.seq.seqlen == 0) return Status::kSuccess;
+  if (p.head_dim % 8 != 0 || !vector_readable(x, p.seq.varlen())) return Status::kNotSupported;
+  if (p.seq.batch > 65535 || p.heads > 65535) return Status::kNotSupported;
+  return std::nullopt;
 }
 
 }  // namespace sageattention::kernels::quant

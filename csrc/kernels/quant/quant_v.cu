@@ -11,7 +11,6 @@
 #include "kernels/quant/quant_sweep.cuh"
 #include "sageattention/cuda_api.h"
 #include "sageattention/quant_math.h"
-#include "sageattention/validate.h"
 
 namespace sageattention::kernels::quant {
 namespace {
@@ -217,12 +216,7 @@ namespace sageattention::cuda {
 
 Status quant_v(const QuantVParams& p, void* stream_ptr) {
   using namespace kernels;
-  if (const Status s = validate(p); s != Status::kSuccess) return s;
-  switch (quant::check_sweep_input(p.seq, p.heads, p.head_dim, p.v)) {
-    case quant::SweepInput::kEmpty: return Status::kSuccess;
-    case quant::SweepInput::kUnsupported: return Status::kNotSupported;
-    case quant::SweepInput::kReady: break;
-  }
+  if (const std::optional<Status> s = quant::status_before_sweep(p, p.v)) return *s;
   auto stream = static_cast<cudaStream_t>(stream_ptr);
   const int slices = p.head_dim_padded / quant::kSliceChannels;
   const int chunks = quant::chunks_per_owner(int64_t{p.seq.batch} * p.heads * slices, p.seq.seqlen);
