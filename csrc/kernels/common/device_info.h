@@ -4,6 +4,8 @@
 
 #include <cuda_runtime.h>
 
+#include <cstdint>
+
 namespace sageattention::kernels {
 
 // An attribute of the current device, queried once per device ordinal; `fallback` when the query
@@ -24,6 +26,9 @@ inline int device_attribute_cached(int fallback) {
 
 // SM count of the current device; 132 (H100/H200) if the query fails.
 inline int sm_count_cached() { return device_attribute_cached<cudaDevAttrMultiProcessorCount>(132); }
+
+// L2 size of the current device in bytes; 50 MB (H100/H200) if the query fails.
+inline int64_t l2_bytes_cached() { return device_attribute_cached<cudaDevAttrL2CacheSize>(50 << 20); }
 
 // Compute capability major of the current device; 0 if the query fails.
 inline int device_major_cached() { return device_attribute_cached<cudaDevAttrComputeCapabilityMajor>(0); }

@@ -6,6 +6,7 @@
 #include <cuda_runtime.h>
 #include <cudaTypedefs.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <mutex>
 
@@ -182,6 +183,17 @@ Status attention_sm90(const AttentionParams& p, void* stream) {
   if (tiles > INT32_MAX) return Status::kNotSupported;
   k.num_tiles = static_cast<int>(tiles);
   if (k.num_tiles == 0) return Status::kSuccess;
+  if (p.causal) {
+    // K and V bytes one (batch, query head) pair reads (varlen: the longest sequence); query heads
+    // of one KV head share them.
+    const int64_t keys = ceil_div(p.seq_k.seqlen, 128) * 128;
+    const int64_t kv_bytes = keys * dp * (fp8 ? 2 : 3) / (p.heads_q / p.heads_kv);
+    const int64_t pairs = int64_t{p.heads_q} * p.seq_q.batch;
+    const int64_t fit = std::max<int64_t>(1, kernels::l2_bytes_cached() * 3 / 4 / std::max<int64_t>(kv_bytes, 1));
+    // Equal groups (not full groups and a remainder): each group ends in its own LPT tail.
+    const int64_t groups = ceil_div(pairs, fit);
+    k.causal_head_group = static_cast<int>(ceil_div(pairs, groups));
+  }
 
   // K8 [Bk*Hkv, T, Dp] and V8 [Bk*Hkv, Dp, T], one 128-key tile per box. Rows of K are Dp bytes
   // (64B or 128B swizzle); rows of V^T are 128 tokens = 128 bytes.

@@ -38,6 +38,8 @@ struct KernelParams {
 
   int num_m_blocks = 0;             // ceil(seqlen_q / kBlockM)
   int num_tiles = 0;                // num_m_blocks * heads_q * batch
+  // Causal: (batch, head) pairs scheduled together, sized so that their K/V fit in 3/4 of L2.
+  int causal_head_group = 1;
 };
 
 }  // namespace sageattention::sm90
