@@ -55,9 +55,16 @@ bool encode_3d(CUtensorMap* map, const void* base, uint64_t inner, uint64_t mid,
             CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }
 
-// Raw Q [batch, tokens, heads, head_dim] with element strides, box of 128 rows x head_dim_padded
+// Query rows per work tile of the kernel instantiation that runs a call (kernel_traits.h).
+int tile_rows(int dp, bool fp8) {
+  if (fp8) return dp == 64 ? sm90::KernelTraits<64>::kBlockM : sm90::KernelTraits<128>::kBlockM;
+  return dp == 64 ? sm90::KernelTraits<64, sm90::PVOperand::kF16>::kBlockM
+                  : sm90::KernelTraits<128, sm90::PVOperand::kF16>::kBlockM;
+}
+
+// Raw Q [batch, tokens, heads, head_dim] with element strides, box of `rows` rows x head_dim_padded
 // columns of one (batch, head); columns past head_dim and rows past seqlen are zero-filled.
-bool encode_q(CUtensorMap* map, const AttentionParams& p) {
+bool encode_q(CUtensorMap* map, const AttentionParams& p, int rows) {
   auto fn = encode_fn();
   if (fn == nullptr) return false;
   const cuuint64_t dims[4] = {static_cast<cuuint64_t>(p.head_dim), static_cast<cuuint64_t>(p.seq_q.seqlen),
@@ -65,7 +72,7 @@ bool encode_q(CUtensorMap* map, const AttentionParams& p) {
   const cuuint64_t strides[3] = {static_cast<cuuint64_t>(p.q.token_stride) * 2,
                                  static_cast<cuuint64_t>(p.q.head_stride) * 2,
                                  static_cast<cuuint64_t>(p.q.batch_stride) * 2};
-  const cuuint32_t box[4] = {static_cast<cuuint32_t>(p.head_dim_padded), 128, 1, 1};
+  const cuuint32_t box[4] = {static_cast<cuuint32_t>(p.head_dim_padded), static_cast<cuuint32_t>(rows), 1, 1};
   const cuuint32_t elem_strides[4] = {1, 1, 1, 1};
   return fn(map, CU_TENSOR_MAP_DATA_TYPE_UINT16, 4, const_cast<void*>(p.q.ptr), dims, strides, box, elem_strides,
             CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_NONE, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
@@ -123,6 +130,9 @@ bool attention_sm90_supports(const AttentionParams& p, int sm_arch) {
   if (p.head_dim <= 0 || p.head_dim > dp || p.head_dim % 8 != 0 || padded_head_dim(p.head_dim) != dp) return false;
   if (p.heads_q <= 0 || p.heads_kv <= 0 || p.heads_q % p.heads_kv != 0) return false;
   if (p.seq_q.varlen() != p.seq_k.varlen() || p.seq_q.batch != p.seq_k.batch) return false;
+  // Per-block Q groups (128 rows) straddle the work tiles of a kernel with another tile height
+  // (three consumer warpgroups at D=64): such calls run on the mma.sync kernel.
+  if (p.qk_gran == QuantGranularity::kPerBlock && tile_rows(dp, is_fp8(p.pv_mode)) != kQBlockRows) return false;
   // 16-byte Q loads, 4-byte O stores, 16-byte aligned TMA bases.
   if (!aligned(p.q.ptr, 16) || p.q.token_stride % 8 != 0 || p.q.head_stride % 8 != 0) return false;
   if (!p.seq_q.varlen() && p.q.batch_stride % 8 != 0) return false;
@@ -178,7 +188,8 @@ Status attention_sm90(const AttentionParams& p, void* stream) {
   k.q_gran = static_cast<int>(p.qk_gran);
   k.sm_scale = p.sm_scale;
   k.sm_scale_log2 = p.sm_scale * kLog2e;
-  k.num_m_blocks = static_cast<int>(ceil_div(p.seq_q.seqlen, sm90::KernelTraits<64>::kBlockM));
+  const int block_m = tile_rows(dp, fp8);
+  k.num_m_blocks = static_cast<int>(ceil_div(p.seq_q.seqlen, block_m));
   const int64_t tiles = static_cast<int64_t>(k.num_m_blocks) * p.heads_q * p.seq_q.batch;
   if (tiles > INT32_MAX) return Status::kNotSupported;
   k.num_tiles = static_cast<int>(tiles);
@@ -205,7 +216,7 @@ Status attention_sm90(const AttentionParams& p, void* stream) {
   // Dense Q is prefetched by TMA when its strides allow (16-byte multiples, checked above for 8
   // elements; TMA also needs nonzero strides); otherwise consumers load it.
   k.q_via_tma = !varlen && p.q.token_stride > 0 && p.q.head_stride > 0 && p.q.batch_stride > 0 &&
-                p.q.batch_stride % 8 == 0 && encode_q(&a.tma_q, p);
+                p.q.batch_stride % 8 == 0 && encode_q(&a.tma_q, p, block_m);
   a.num_sms = kernels::sm_count_cached();
   a.stream = static_cast<cudaStream_t>(stream);
 

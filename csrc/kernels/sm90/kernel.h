@@ -1,5 +1,6 @@
-// The Hopper attention kernel: warp-specialised (1 producer warpgroup, 2 consumer warpgroups),
-// persistent over work tiles of 128 query rows x one (sequence, head). Tr::kPV picks the P·V path.
+// The Hopper attention kernel: warp-specialised (1 producer warpgroup, 2 or 3 consumer
+// warpgroups), persistent over work tiles of Tr::kBlockM query rows x one (sequence, head).
+// Tr::kPV picks the P·V path.
 #pragma once
 
 #include <cuda.h>
@@ -7,6 +8,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "sageattention/constants.h"
 #include "kernels/common/dependent_launch.h"
 #include "kernels/sm90/epilogue.h"
 #include "kernels/sm90/kernel_params.h"
@@ -75,8 +77,8 @@ __global__ void __launch_bounds__(Tr::kThreads, 1)
   PipelineState<Tr::kStages> read;
   PipelineState<1> q_read;
   int tile_iter = 0;
-  // Warpgroup 0 takes the first tensor-core turn.
-  if (cw == 1) {
+  // Warpgroup 0 takes the first tensor-core turn (the last one hands it over, round robin).
+  if (cw == Tr::kConsumerWarpgroups - 1) {
     named_barrier_arrive(static_cast<int>(NamedBarrier::kMmaTurnWg0), 256);
     if constexpr (Tr::kSoftmaxTurns) named_barrier_arrive(static_cast<int>(NamedBarrier::kSoftmaxTurnWg0), 256);
   }
@@ -117,7 +119,7 @@ __global__ void __launch_bounds__(Tr::kThreads, 1)
                (seq.q_row0 + row_base) * p.q_token_stride + static_cast<int64_t>(tc.head) * p.q_head_stride;
       q_row_stride = p.q_token_stride;
     }
-    const QuantizedQ qq = quantize_q_tile<T, Tr::kHeadDim>(
+    const QuantizedQ qq = quantize_q_tile<T, Tr::kHeadDim, Tr::kBlockM == kQBlockRows>(
         q_rows, q_row_stride, p.head_dim, seq.lq - row_base, p.q_via_tma ? &smem.q_empty : nullptr,
         smem.q8 + cw * Tr::kRowsPerWarpgroup * Tr::kHeadDim, k_mean, p.q_gran, p.sm_scale_log2, smem.block_amax, cw,
         tile_iter & 1);

@@ -16,9 +16,15 @@ template <int kHeadDim_, PVOperand kPV_ = PVOperand::kE4m3>
 struct KernelTraits {
   static constexpr int kHeadDim = kHeadDim_;
   static constexpr PVOperand kPV = kPV_;
-  // Two consumer warpgroups of 64 query rows each (the wgmma M): 128 rows share every K/V tile,
-  // halving K/V shared-memory traffic per score versus one warpgroup.
-  static constexpr int kConsumerWarpgroups = 2;
+  // Consumer warpgroups of 64 query rows each (the wgmma M), sharing every K/V tile. Two at
+  // D=128 (each needs ~230 registers). Three in the FP8 D=64 kernel: its loop is bound by the
+  // softmax's issue and latency, not the tensor cores, and with two warps per scheduler 38% of the
+  // issue slots stayed empty (ncu, D=64 16k); 160 registers each suffice at D=64.
+#ifdef SAGE_SM90_D64_WARPGROUPS
+  static constexpr int kConsumerWarpgroups = kHeadDim == 64 && kPV_ == PVOperand::kE4m3 ? SAGE_SM90_D64_WARPGROUPS : 2;
+#else
+  static constexpr int kConsumerWarpgroups = kHeadDim == 64 && kPV_ == PVOperand::kE4m3 ? 3 : 2;
+#endif
   static constexpr int kRowsPerWarpgroup = 64;
   static constexpr int kBlockM = kConsumerWarpgroups * kRowsPerWarpgroup;
   // 128 keys per tile: the S accumulator is 64 regs/thread, the largest that leaves room for the
@@ -35,7 +41,7 @@ struct KernelTraits {
   // warpgroup's exp stream runs faster with the schedulers to itself (+5% measured, v5); at D=64
   // the tensor work is too short to hide one softmax behind the other's (-8% measured), so both
   // warpgroups' softmaxes overlap there. Measured and implemented for the FP8 loop only.
-  static constexpr bool kSoftmaxTurns = kHeadDim >= 128 && kPV_ == PVOperand::kE4m3;
+  static constexpr bool kSoftmaxTurns = kHeadDim >= 128 && kPV_ == PVOperand::kE4m3 && kConsumerWarpgroups == 2;
   // Of every 8 exponentials of the FP8 softmax, this many run as a polynomial on the FMA pipe
   // (exp2_on_fma) instead of MUFU.EX2 (16/clk/SM: the tensor rate at D=128, half of it at D=64).
   // Measured (v7, kernel-only, per 8 = 0/1/2/3/4): D=64 1k 216/223/247/268/286, 16k 445/475/481/
@@ -55,9 +61,10 @@ struct KernelTraits {
   static constexpr int kFreshTiles = 2;
 #endif
   static constexpr int kThreads = 128 * (1 + kConsumerWarpgroups);
-  // Register split (setmaxnreg): 24 x 128 + 240 x 256 = 64512 <= 65536.
+  // Register split (setmaxnreg): 24 x 128 + 240 x 256 = 64512 <= 65536 (two consumer
+  // warpgroups); 24 x 128 + 160 x 384 = 64512 (three).
   static constexpr int kProducerRegs = 24;
-  static constexpr int kConsumerRegs = 240;
+  static constexpr int kConsumerRegs = kConsumerWarpgroups == 2 ? 240 : 160;
 
   // Swizzle width of K-major int8 tiles (Q8, K): one row of head_dim bytes.
   static constexpr int kQKSwizzle = kHeadDim;  // 64 or 128

@@ -156,7 +156,9 @@ struct ConsumerMainloop {
     if (n_tiles == 0) return;
     const int lane = threadIdx.x % 32;
     auto wait_my_turn = [&] { named_barrier_sync(static_cast<int>(NamedBarrier::kMmaTurnWg0) + cw, 256); };
-    auto pass_turn = [&] { named_barrier_arrive(static_cast<int>(NamedBarrier::kMmaTurnWg0) + (1 - cw), 256); };
+    auto pass_turn = [&] {
+      named_barrier_arrive(static_cast<int>(NamedBarrier::kMmaTurnWg0) + (cw + 1 < Tr::kConsumerWarpgroups ? cw + 1 : 0), 256);
+    };
     // Softmax turns (Tr::kSoftmaxTurns). The exp stream is tied to the barriers by data, not by
     // position (ptxas moves register-only arithmetic freely across bar.sync/bar.arrive): the scale is
     // multiplied by a token loaded after the wait, and the arrive's barrier id depends on the

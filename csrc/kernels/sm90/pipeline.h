@@ -19,22 +19,19 @@ struct PipelineState {
   }
 };
 
-// Hardware named barriers (0 is __syncthreads).
+// Hardware named barriers (0 is __syncthreads); "+ i" ids exist for consumer warpgroups 0..2.
 enum class NamedBarrier : int {
-  kQ8ReadyWg0 = 1,  // a consumer warpgroup wrote its Q8 rows; its wgmma may read them
-  kQ8ReadyWg1 = 2,
-  kBlockAmax = 3,   // per-block Q groups: both consumer warpgroups exchanged their warp amax
-  // Ping-pong of the consumer warpgroups on the tensor cores: warpgroup i waits on kMmaTurnWg0 + i
-  // before issuing its wgmmas and then signals the other's, so one warpgroup's GEMMs run while the
-  // other does its softmax.
-  kMmaTurnWg0 = 4,
-  kMmaTurnWg1 = 5,
-  kEpilogueWg0 = 6,  // a consumer warpgroup staged its V scale/mean vectors for the epilogue
-  kEpilogueWg1 = 7,
-  // The consumer warpgroups also take turns on the softmax, so one runs its exp2 stream with the
+  kQ8ReadyWg0 = 1,  // + i: consumer warpgroup i wrote its Q8 rows; its wgmma may read them
+  kBlockAmax = 4,   // per-block Q groups: both consumer warpgroups exchanged their warp amax
+  // The consumer warpgroups take turns on the tensor cores: warpgroup i waits on kMmaTurnWg0 + i
+  // before issuing its wgmmas and then signals the next one's (round robin), so one warpgroup's
+  // GEMMs run while the others do their softmax.
+  kMmaTurnWg0 = 5,
+  kEpilogueWg0 = 8,  // + i: consumer warpgroup i staged its V scale/mean vectors for the epilogue
+  // Two consumer warpgroups also take turns on the softmax, so one runs its exp2 stream with the
   // schedulers and the MUFU to itself while the other waits for its scores or issues GEMMs.
-  kSoftmaxTurnWg0 = 8,
-  kSoftmaxTurnWg1 = 9,
+  kSoftmaxTurnWg0 = 11,
+  kSoftmaxTurnWg1 = 12,
 };
 
 }  // namespace sageattention::sm90

@@ -50,7 +50,9 @@ struct QuantizedQ {
 // raw rows are in registers, so the producer can prefetch the next tile's Q.
 // q_rows/row_stride/head_dim: the shared-memory tile (row_stride = kHeadDim, q_empty set) or, for
 // varlen inputs, the rows in global memory (q_empty nullptr).
-template <typename T, int kHeadDim>
+// kWholeQBlocks: the work tile is one per-block Q group (kQBlockRows rows, two warpgroups); tiles
+// of another height do not run per-block groups (the host sends those calls elsewhere).
+template <typename T, int kHeadDim, bool kWholeQBlocks>
 __device__ __forceinline__ QuantizedQ quantize_q_tile(const T* q_rows, int64_t row_stride, int head_dim,
                                                       int rows_valid, uint64_t* q_empty, int8_t* q8_wg, const float* k_mean, int q_gran,
                                                       float sm_scale_log2, float* block_amax, int wg,
@@ -108,7 +110,7 @@ __device__ __forceinline__ QuantizedQ quantize_q_tile(const T* q_rows, int64_t r
 #pragma unroll
     for (int m = 4; m < 32; m <<= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, m));
   }
-  if (q_gran == static_cast<int>(QuantGranularity::kPerBlock)) {
+  if (kWholeQBlocks && q_gran == static_cast<int>(QuantGranularity::kPerBlock)) {
     float* slots = block_amax + tile_parity * 8;  // double-buffered across tiles
     if (lane == 0) slots[wg * 4 + warp] = amax;
     named_barrier_sync(static_cast<int>(NamedBarrier::kBlockAmax), 256);
