@@ -60,6 +60,10 @@ struct KernelTraits {
 #else
   static constexpr int kFreshTiles = 2;
 #endif
+  // Two-level FP8 accumulation with three consumer warpgroups: the fp32 O lives in shared memory
+  // between merges (it is touched only there, every kFreshTiles tiles), which leaves the 160
+  // registers to S, P and the fresh product (in registers the loop spilled ~30 of them).
+  static constexpr bool kParkO = kConsumerWarpgroups == 3;
   static constexpr int kThreads = 128 * (1 + kConsumerWarpgroups);
   // Register split (setmaxnreg): 24 x 128 + 240 x 256 = 64512 <= 65536 (two consumer
   // warpgroups); 24 x 128 + 160 x 384 = 64512 (three).
@@ -106,6 +110,8 @@ struct alignas(1024) SharedStorage {
   float v_scale[2][Traits::kConsumerWarpgroups][Traits::kHeadDim];
   float v_mean[2][Traits::kConsumerWarpgroups][Traits::kHeadDim];
   float block_amax[2 * Traits::kConsumerWarpgroups * 4];  // per-block Q groups: one slot per consumer warp
+  // Parked O (Traits::kParkO): per consumer warpgroup, float4 k of thread t at [k][t].
+  float4 o_park[Traits::kParkO ? Traits::kConsumerWarpgroups : 1][Traits::kParkO ? Traits::kOAccRegs / 4 : 1][128];
   // 1.0f, read after each softmax-turn barrier: the score scale is multiplied by it, so the exp2
   // stream depends on a load the compiler cannot hoist above the barrier.
   float softmax_turn_token;

@@ -77,6 +77,8 @@ struct ConsumerMainloop {
   static constexpr int kPV = Tr::kPVAccRegs;  // kO + 4: a fresh product's O columns and two row sums
   static constexpr int kPVSteps = Tr::kBlockN / 32;
   static constexpr int kQKSteps = Tr::kHeadDim / 32;
+  // Two-level mode with O parked in shared memory between merges (kernel_traits.h).
+  static constexpr bool kParkO = kTwoLevel && Tr::kParkO;
 
   // Descriptors: built once per work tile for stage 0; a stage and a 32-byte k-step are constant
   // offsets (smem_desc_advance), which keeps address arithmetic out of the issue path.
@@ -135,11 +137,31 @@ struct ConsumerMainloop {
       for (int i = 0; i < kPV; ++i) fresh[i] *= alpha[(i / 2) % 2];
     }
   }
-  // Two-level accumulation: O = O * alpha + fresh, and the row sums alike.
+  // Two-level accumulation: O = O * alpha + fresh, and the row sums alike. Parked O: read from and
+  // written back to this thread's slots (park: the warpgroup's [kO / 4][128] float4), or into the
+  // registers `o` for the last merge (to_registers).
   __device__ __forceinline__ static void merge_fresh(float (&o)[kO], const float (&fresh)[kPV],
-                                                     const float (&alpha)[2], Softmax& softmax) {
+                                                     const float (&alpha)[2], Softmax& softmax,
+                                                     float4* park = nullptr, bool to_registers = false) {
+    if constexpr (kParkO) {
+      const int tid = threadIdx.x % 128;
 #pragma unroll
-    for (int i = 0; i < kO; ++i) o[i] = fmaf(o[i], alpha[(i / 2) % 2], fresh[i]);
+      for (int k = 0; k < kO / 4; ++k) {
+        float4 v = park[k * 128 + tid];
+        v.x = fmaf(v.x, alpha[0], fresh[4 * k + 0]);
+        v.y = fmaf(v.y, alpha[0], fresh[4 * k + 1]);
+        v.z = fmaf(v.z, alpha[1], fresh[4 * k + 2]);
+        v.w = fmaf(v.w, alpha[1], fresh[4 * k + 3]);
+        if (to_registers) {
+          o[4 * k + 0] = v.x, o[4 * k + 1] = v.y, o[4 * k + 2] = v.z, o[4 * k + 3] = v.w;
+        } else {
+          park[k * 128 + tid] = v;
+        }
+      }
+    } else {
+#pragma unroll
+      for (int i = 0; i < kO; ++i) o[i] = fmaf(o[i], alpha[(i / 2) % 2], fresh[i]);
+    }
 #pragma unroll
     for (int r = 0; r < 2; ++r) softmax.row_sum[r] = fmaf(softmax.row_sum[r], alpha[r], pv_row_sum(fresh, r));
   }
@@ -155,6 +177,12 @@ struct ConsumerMainloop {
     softmax.init();
     if (n_tiles == 0) return;
     const int lane = threadIdx.x % 32;
+    float4* park = nullptr;
+    if constexpr (kParkO) {
+      park = &smem.o_park[cw][0][0];
+#pragma unroll
+      for (int k = 0; k < kO / 4; ++k) park[k * 128 + threadIdx.x % 128] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    }
     auto wait_my_turn = [&] { named_barrier_sync(static_cast<int>(NamedBarrier::kMmaTurnWg0) + cw, 256); };
     auto pass_turn = [&] {
       named_barrier_arrive(static_cast<int>(NamedBarrier::kMmaTurnWg0) + (cw + 1 < Tr::kConsumerWarpgroups ? cw + 1 : 0), 256);
@@ -251,7 +279,7 @@ struct ConsumerMainloop {
         if (second_of_pair) rescale_fresh(o_fresh, alpha);
       }
       reg_fence(pa);
-      reg_fence(o);
+      if constexpr (!kParkO) reg_fence(o);
       if constexpr (kTwoLevel) reg_fence(o_fresh);
 #ifndef SAGE_SM90_NO_PINGPONG
       wait_my_turn();
@@ -280,7 +308,7 @@ struct ConsumerMainloop {
         reg_fence(o_fresh);
         if (closes_fresh(j - 1)) {
           const float scale[2] = {pair_scale[0] * alpha_prev[0], pair_scale[1] * alpha_prev[1]};
-          merge_fresh(o, o_fresh, scale, softmax);
+          merge_fresh(o, o_fresh, scale, softmax, park);
         } else {
           pair_scale[0] = alpha_prev[0], pair_scale[1] = alpha_prev[1];
         }
@@ -305,7 +333,7 @@ struct ConsumerMainloop {
       if (tail_second) rescale_fresh(o_fresh, alpha);
     }
     reg_fence(pa);
-    reg_fence(o);
+    if constexpr (!kParkO) reg_fence(o);
     if constexpr (kTwoLevel) reg_fence(o_fresh);
     wait_my_turn();
     wgmma_fence();
@@ -321,7 +349,7 @@ struct ConsumerMainloop {
       reg_fence(o_fresh);
       const float scale[2] = {tail_second ? pair_scale[0] * alpha[0] : alpha[0],
                               tail_second ? pair_scale[1] * alpha[1] : alpha[1]};
-      merge_fresh(o, o_fresh, scale, softmax);
+      merge_fresh(o, o_fresh, scale, softmax, park, /*to_registers=*/true);
     } else {
       reg_fence(o);
     }
