@@ -354,10 +354,10 @@ void bench(int iters, bool short_list, int only_d = 0, int only_n = 0, int only_
     shapes.clear();
     for (int n : {1024, 2048, 4096, 8192, 16384}) shapes.push_back({128, n, true});
   }
-  if (only_causal == 2) {  // bench-d64: D=64 at 1k / 4k / 16k, both masks (both modes)
+  if (only_causal == 2) {  // bench-d64: D=64 at 1k / 2k / 4k / 16k, both masks (both modes)
     shapes.clear();
     for (bool causal : {false, true})
-      for (int n : {1024, 4096, 16384}) shapes.push_back({64, n, causal});
+      for (int n : {1024, 2048, 4096, 16384}) shapes.push_back({64, n, causal});
   }
   const int B = 4, H = 32;
   std::printf("%-5s %-7s %-6s %-12s %-10s %-8s\n", "D", "causal", "N", "mode", "ms", "TOPS");
@@ -460,8 +460,10 @@ int main(int argc, char** argv) {
       {"d128 n1 ", 128, 1, 1, 1, 1, 1, false, bf, m2, pt, false, false, {}, {}},
       {"d64 n300 causal nolse fp16", 64, 300, 300, 3, 6, 3, true, fp, m1, pw, true, false, {}, {}, false},
       {"d128 n2048 k_bias", 128, 2048, 2048, 1, 2, 2, false, bf, m2, pt, false, false, {}, {}, true, 4.0f},
-      {"d64 n2000 k_bias causal", 64, 2000, 2000, 1, 2, 2, true, bf, m2, pt, false, false, {}, {}, true, 4.0f},
-      {"d64 q200 k1500 gqa4 perwarp", 64, 200, 1500, 2, 8, 2, false, fp, m2, pw, true, false, {}, {}},
+      // D=64 from 2048 query rows: three consumer warpgroups (192-row tiles).
+      {"d64 n2100 k_bias causal", 64, 2100, 2100, 1, 2, 2, true, bf, m2, pt, false, false, {}, {}, true, 4.0f},
+      {"d64 q2200 k1500 gqa4 perwarp", 64, 2200, 1500, 2, 8, 2, false, fp, m2, pw, true, false, {}, {}},
+      {"d64 varlen long fp32acc", 64, 0, 0, 3, 2, 2, true, bf, m1, pt, true, true, {2500, 1, 300}, {2400, 17, 450}},
       {"d128 n4096 (accuracy)", 128, 4096, 4096, 1, 2, 2, false, bf, m2, pt, false, false, {}, {}},
   };
   int fails = 0;

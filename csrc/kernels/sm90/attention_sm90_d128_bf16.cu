@@ -5,5 +5,5 @@
 #include "kernels/sm90/launch.h"
 
 namespace sageattention::sm90 {
-template Status launch_attention_dispatch<128, __nv_bfloat16>(const LaunchArgs&, bool, bool);
+template Status launch_attention_dispatch<128, __nv_bfloat16, 2>(const LaunchArgs&, bool, bool);
 }  // namespace sageattention::sm90

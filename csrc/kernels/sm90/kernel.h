@@ -77,8 +77,8 @@ __global__ void __launch_bounds__(Tr::kThreads, 1)
   PipelineState<Tr::kStages> read;
   PipelineState<1> q_read;
   int tile_iter = 0;
-  // Warpgroup 0 takes the first tensor-core turn (the last one hands it over, round robin).
-  if (cw == Tr::kConsumerWarpgroups - 1) {
+  // Warpgroup 0 takes the first tensor-core turn.
+  if (Tr::kMmaTurns && cw == 1) {
     named_barrier_arrive(static_cast<int>(NamedBarrier::kMmaTurnWg0), 256);
     if constexpr (Tr::kSoftmaxTurns) named_barrier_arrive(static_cast<int>(NamedBarrier::kSoftmaxTurnWg0), 256);
   }

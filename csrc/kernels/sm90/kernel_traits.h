@@ -12,19 +12,20 @@ enum class PVOperand { kE4m3, kF16, kBf16 };
 // Four e4m3 1.0 values (sign 0, exponent 7 = bias, mantissa 0) in one word.
 inline constexpr uint32_t kE4m3OnesX4 = 0x38383838u;
 
-template <int kHeadDim_, PVOperand kPV_ = PVOperand::kE4m3>
+template <int kHeadDim_, PVOperand kPV_ = PVOperand::kE4m3, int kConsumerWarpgroups_ = 2>
 struct KernelTraits {
   static constexpr int kHeadDim = kHeadDim_;
   static constexpr PVOperand kPV = kPV_;
-  // Consumer warpgroups of 64 query rows each (the wgmma M), sharing every K/V tile. Two at
-  // D=128 (each needs ~230 registers). Three in the FP8 D=64 kernel: its loop is bound by the
-  // softmax's issue and latency, not the tensor cores, and with two warps per scheduler 38% of the
-  // issue slots stayed empty (ncu, D=64 16k); 160 registers each suffice at D=64.
-#ifdef SAGE_SM90_D64_WARPGROUPS
-  static constexpr int kConsumerWarpgroups = kHeadDim == 64 && kPV_ == PVOperand::kE4m3 ? SAGE_SM90_D64_WARPGROUPS : 2;
-#else
-  static constexpr int kConsumerWarpgroups = kHeadDim == 64 && kPV_ == PVOperand::kE4m3 ? 3 : 2;
-#endif
+  // Consumer warpgroups of 64 query rows each (the wgmma M), sharing every K/V tile. Two (each
+  // needs up to ~230 registers at D=128), or three in the FP8 D=64 kernel for long sequences
+  // (attention_sm90.cu): that loop is bound by the softmax's issue and latency, not the tensor
+  // cores, and with two warps per scheduler a third of the issue slots stay empty (ncu, 16k).
+  static constexpr int kConsumerWarpgroups = kConsumerWarpgroups_;
+  static_assert(kConsumerWarpgroups == 2 || (kConsumerWarpgroups == 3 && kHeadDim == 64 && kPV_ == PVOperand::kE4m3),
+                "three consumer warpgroups: FP8 D=64 only (160 registers each)");
+  // Two consumer warpgroups take turns on the tensor cores (ping-pong, NamedBarrier::kMmaTurnWg0);
+  // three issue freely (turns measured 3-4% slower there at 16k).
+  static constexpr bool kMmaTurns = kConsumerWarpgroups == 2;
   static constexpr int kRowsPerWarpgroup = 64;
   static constexpr int kBlockM = kConsumerWarpgroups * kRowsPerWarpgroup;
   // 128 keys per tile: the S accumulator is 64 regs/thread, the largest that leaves room for the
@@ -41,7 +42,7 @@ struct KernelTraits {
   // warpgroup's exp stream runs faster with the schedulers to itself (+5% measured, v5); at D=64
   // the tensor work is too short to hide one softmax behind the other's (-8% measured), so both
   // warpgroups' softmaxes overlap there. Measured and implemented for the FP8 loop only.
-  static constexpr bool kSoftmaxTurns = kHeadDim >= 128 && kPV_ == PVOperand::kE4m3 && kConsumerWarpgroups == 2;
+  static constexpr bool kSoftmaxTurns = kHeadDim >= 128 && kPV_ == PVOperand::kE4m3;
   // Of every 8 exponentials of the FP8 softmax, this many run as a polynomial on the FMA pipe
   // (exp2_on_fma) instead of MUFU.EX2 (16/clk/SM: the tensor rate at D=128, half of it at D=64).
   // Measured (v7, kernel-only, per 8 = 0/1/2/3/4): D=64 1k 216/223/247/268/286, 16k 445/475/481/

@@ -29,9 +29,9 @@ Status launch_attention(const LaunchArgs& a) {
   return err == cudaSuccess ? Status::kSuccess : Status::kCudaError;
 }
 
-template <int kHeadDim, typename T>
+template <int kHeadDim, typename T, int kConsumerWarpgroups>
 Status launch_attention_dispatch(const LaunchArgs& a, bool causal, bool two_level) {
-  using Tr = KernelTraits<kHeadDim>;
+  using Tr = KernelTraits<kHeadDim, PVOperand::kE4m3, kConsumerWarpgroups>;
   if (causal) {
     return two_level ? launch_attention<Tr, T, true, true>(a) : launch_attention<Tr, T, true, false>(a);
   }

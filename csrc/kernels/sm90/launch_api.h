@@ -20,8 +20,9 @@ struct LaunchArgs {
   cudaStream_t stream;
 };
 
-// FP8 P·V modes; two_level: fp32+fp32 accumulation.
-template <int kHeadDim, typename T>
+// FP8 P·V modes; two_level: fp32+fp32 accumulation; kConsumerWarpgroups: 2, or 3 (D=64 only:
+// 192-row tiles, params.num_m_blocks counted in those).
+template <int kHeadDim, typename T, int kConsumerWarpgroups>
 Status launch_attention_dispatch(const LaunchArgs& a, bool causal, bool two_level);
 
 // FP16 P·V with fp32 accumulation: T is the dtype of q/o, TV that of V (the P·V operand type).

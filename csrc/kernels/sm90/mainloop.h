@@ -183,9 +183,11 @@ struct ConsumerMainloop {
 #pragma unroll
       for (int k = 0; k < kO / 4; ++k) park[k * 128 + threadIdx.x % 128] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
     }
-    auto wait_my_turn = [&] { named_barrier_sync(static_cast<int>(NamedBarrier::kMmaTurnWg0) + cw, 256); };
+    auto wait_my_turn = [&] {
+      if constexpr (Tr::kMmaTurns) named_barrier_sync(static_cast<int>(NamedBarrier::kMmaTurnWg0) + cw, 256);
+    };
     auto pass_turn = [&] {
-      named_barrier_arrive(static_cast<int>(NamedBarrier::kMmaTurnWg0) + (cw + 1 < Tr::kConsumerWarpgroups ? cw + 1 : 0), 256);
+      if constexpr (Tr::kMmaTurns) named_barrier_arrive(static_cast<int>(NamedBarrier::kMmaTurnWg0) + (1 - cw), 256);
     };
     // Softmax turns (Tr::kSoftmaxTurns). The exp stream is tied to the barriers by data, not by
     // position (ptxas moves register-only arithmetic freely across bar.sync/bar.arrive): the scale is
@@ -281,9 +283,7 @@ struct ConsumerMainloop {
       reg_fence(pa);
       if constexpr (!kParkO) reg_fence(o);
       if constexpr (kTwoLevel) reg_fence(o_fresh);
-#ifndef SAGE_SM90_NO_PINGPONG
       wait_my_turn();
-#endif
       wgmma_fence();
       issue_qk(acc, q_desc, k_desc(read.index));
       wgmma_commit();
@@ -293,9 +293,7 @@ struct ConsumerMainloop {
         issue_pv(o, pa, v_desc(pv_read.index), true);
       }
       wgmma_commit();
-#ifndef SAGE_SM90_NO_PINGPONG
       pass_turn();
-#endif
       [[maybe_unused]] const float alpha_prev[2] = {alpha[0], alpha[1]};
       wgmma_wait<1>();  // S(j) ready; P·V(j-1) may still run
       reg_fence(acc);

@@ -23,9 +23,9 @@ struct PipelineState {
 enum class NamedBarrier : int {
   kQ8ReadyWg0 = 1,  // + i: consumer warpgroup i wrote its Q8 rows; its wgmma may read them
   kBlockAmax = 4,   // per-block Q groups: both consumer warpgroups exchanged their warp amax
-  // The consumer warpgroups take turns on the tensor cores: warpgroup i waits on kMmaTurnWg0 + i
-  // before issuing its wgmmas and then signals the next one's (round robin), so one warpgroup's
-  // GEMMs run while the others do their softmax.
+  // Ping-pong of two consumer warpgroups on the tensor cores: warpgroup i waits on kMmaTurnWg0 + i
+  // before issuing its wgmmas and then signals the other's, so one warpgroup's GEMMs run while the
+  // other does its softmax.
   kMmaTurnWg0 = 5,
   kEpilogueWg0 = 8,  // + i: consumer warpgroup i staged its V scale/mean vectors for the epilogue
   // Two consumer warpgroups also take turns on the softmax, so one runs its exp2 stream with the
