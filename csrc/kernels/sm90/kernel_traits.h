@@ -64,7 +64,11 @@ struct KernelTraits {
   // Two-level FP8 accumulation with three consumer warpgroups: the fp32 O lives in shared memory
   // between merges (it is touched only there, every kFreshTiles tiles), which leaves the 160
   // registers to S, P and the fresh product (in registers the loop spilled ~30 of them).
+#ifdef SAGE_SM90_PARK_O
+  static constexpr bool kParkO = true;  // experiment: park O with two warpgroups as well
+#else
   static constexpr bool kParkO = kConsumerWarpgroups == 3;
+#endif
   static constexpr int kThreads = 128 * (1 + kConsumerWarpgroups);
   // Register split (setmaxnreg): 24 x 128 + 240 x 256 = 64512 <= 65536 (two consumer
   // warpgroups); 24 x 128 + 160 x 384 = 64512 (three).
