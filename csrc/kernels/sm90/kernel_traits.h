@@ -46,11 +46,12 @@ struct KernelTraits {
   // Of every 8 exponentials of the FP8 softmax, this many run as a polynomial on the FMA pipe
   // (exp2_on_fma) instead of MUFU.EX2 (16/clk/SM: the tensor rate at D=128, half of it at D=64).
   // Measured (v7, kernel-only, per 8 = 0/1/2/3/4): D=64 1k 216/223/247/268/286, 16k 445/475/481/
-  // 474/446 TOPS; D=128 only loses (16k 758/745/690/635/564: issue-bound, not MUFU-bound).
+  // 474/446 TOPS; D=128 only loses (16k 758/745/690/635/564: issue-bound, not MUFU-bound). With
+  // three warpgroups (v11, per 8 = 2/3/4): D=64 16k 583/544/512, 4k 509/482/451.
 #ifdef SAGE_SM90_EXP_ON_FMA
   static constexpr int kExpOnFmaPer8 = SAGE_SM90_EXP_ON_FMA;
 #else
-  static constexpr int kExpOnFmaPer8 = kHeadDim == 64 ? 3 : 0;
+  static constexpr int kExpOnFmaPer8 = kHeadDim == 64 ? (kConsumerWarpgroups == 3 ? 2 : 3) : 0;
 #endif
   // Two-level FP8 accumulation: P·V tiles summed in the 8-bit wgmma's accumulator before each
   // fp32 merge into O (1: every tile; 2: pairs of 128-key tiles, half the merge FFMAs). Measured
@@ -64,11 +65,8 @@ struct KernelTraits {
   // Two-level FP8 accumulation with three consumer warpgroups: the fp32 O lives in shared memory
   // between merges (it is touched only there, every kFreshTiles tiles), which leaves the 160
   // registers to S, P and the fresh product (in registers the loop spilled ~30 of them).
-#ifdef SAGE_SM90_PARK_O
-  static constexpr bool kParkO = true;  // experiment: park O with two warpgroups as well
-#else
+  // (Parking O with two warpgroups at D=128 removes the 32-44 spilled bytes but costs 10%: v11.)
   static constexpr bool kParkO = kConsumerWarpgroups == 3;
-#endif
   static constexpr int kThreads = 128 * (1 + kConsumerWarpgroups);
   // Register split (setmaxnreg): 24 x 128 + 240 x 256 = 64512 <= 65536 (two consumer
   // warpgroups); 24 x 128 + 160 x 384 = 64512 (three).
