@@ -61,6 +61,31 @@ def reference_attention(q, k, v, is_causal=False, sm_scale=None, layout="HND"):
     return o, lse
 
 
+def lse_rounding_bound(q, k, sm_scale=None):
+    """Per-row bound [b, hq, nq] on |LSE - exact LSE| from the INT8 rounding of Q and of K - mean(K)
+    (HND layout, non-causal). Rounding errors are independent, uniform, at most half a step, and a
+    step is at most the head's amax / 127 whatever the scale granularity. To first order the LSE
+    error is the softmax-weighted mean of the score errors, dq_i . kbar_i + q_i . sum_j p_ij dk_j
+    (kbar_i: the softmax-weighted mean of the centred keys), whose standard deviation is taken 8
+    times; the second-order term is at most half the weighted mean square error, taken at 4 sigma.
+    Measured on the four input families: errors stay under half of this bound, while dropping a
+    quarter of the keys exceeds it. (The former bound, 2% of the LSE range, failed ~1% of seeds on
+    the outliers family, where one huge element sets the step of a whole group.)"""
+    q, k = q.double().cpu(), k.double().cpu()
+    hq, hkv = q.shape[1], k.shape[1]
+    k = k.repeat_interleave(hq // hkv, dim=1)
+    scale = sm_scale if sm_scale is not None else 1.0 / math.sqrt(q.shape[-1])
+    p = torch.softmax(torch.einsum("bhid,bhjd->bhij", q, k) * scale, dim=-1)
+    k = k - k.mean(dim=-2, keepdim=True)
+    var_q = (q.abs().amax(dim=(-2, -1)) / 127) ** 2 / 12  # [b, hq]: variance of one rounding error
+    var_k = (k.abs().amax(dim=(-2, -1)) / 127) ** 2 / 12
+    q2 = (q * q).sum(-1)  # [b, hq, nq]
+    kbar2 = (torch.einsum("bhij,bhjd->bhid", p, k) ** 2).sum(-1)
+    first = var_q[..., None] * kbar2 + var_k[..., None] * q2 * (p * p).sum(-1)
+    second = var_q[..., None] * (p * (k * k).sum(-1)[:, :, None, :]).sum(-1) + var_k[..., None] * q2
+    return scale * 8 * first.sqrt() + scale * scale * 8 * second + 1e-3
+
+
 def rel_l1(o, ref):
     o, ref = o.double().cpu(), ref.double().cpu()
     return ((o - ref).abs().sum() / ref.abs().sum().clamp_min(1e-30)).item()
