@@ -61,9 +61,9 @@ def reference_attention(q, k, v, is_causal=False, sm_scale=None, layout="HND"):
     return o, lse
 
 
-def lse_rounding_bound(q, k, sm_scale=None):
+def lse_rounding_bound(q, k, sm_scale=None, is_causal=False):
     """Per-row bound [b, hq, nq] on |LSE - exact LSE| from the INT8 rounding of Q and of K - mean(K)
-    (HND layout, non-causal). Rounding errors are independent, uniform, at most half a step, and a
+    (HND layout; causal: bottom-right aligned, as reference_attention). Rounding errors are independent, uniform, at most half a step, and a
     step is at most the head's amax / 127 whatever the scale granularity. To first order the LSE
     error is the softmax-weighted mean of the score errors, dq_i . kbar_i + q_i . sum_j p_ij dk_j
     (kbar_i: the softmax-weighted mean of the centred keys), whose standard deviation is taken 8
@@ -75,7 +75,12 @@ def lse_rounding_bound(q, k, sm_scale=None):
     hq, hkv = q.shape[1], k.shape[1]
     k = k.repeat_interleave(hq // hkv, dim=1)
     scale = sm_scale if sm_scale is not None else 1.0 / math.sqrt(q.shape[-1])
-    p = torch.softmax(torch.einsum("bhid,bhjd->bhij", q, k) * scale, dim=-1)
+    s = torch.einsum("bhid,bhjd->bhij", q, k) * scale
+    if is_causal:
+        nq, nk = s.shape[-2], s.shape[-1]
+        i = torch.arange(nq).view(-1, 1)
+        s = s.masked_fill(torch.arange(nk).view(1, -1) > i + nk - nq, -math.inf)
+    p = torch.softmax(s, dim=-1).nan_to_num(0.0)  # rows with no key: no error term
     k = k - k.mean(dim=-2, keepdim=True)
     var_q = (q.abs().amax(dim=(-2, -1)) / 127) ** 2 / 12  # [b, hq]: variance of one rounding error
     var_k = (k.abs().amax(dim=(-2, -1)) / 127) ** 2 / 12
