@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import sageattention as sa
-from helpers import FAMILIES, cos_sim, finite, make_qkv, reference_attention, rel_l1
+from helpers import FAMILIES, cos_sim, finite, lse_rounding_bound, make_qkv, reference_attention, rel_l1
 from sageattention import core
 from sageattention._dispatch import KERNEL_MMA, KERNEL_SM90, PV_FP16_FP16_FP32, PV_FP16_FP32
 
@@ -72,7 +72,14 @@ def test_accuracy_vs_float64(name, family, d, causal, gen):
     max_l1, min_cos = LIMITS["fp16" if name in FP16_KERNELS else "fp8"][family]
     assert rel_l1(o, ref) <= max_l1
     assert cos_sim(o, ref) >= min_cos
-    assert (lse.double() - ref_lse).abs().max().item() <= 0.02 * (ref_lse.abs().max().item() + 1.0)
+    # LSE: 2% of its range, or the INT8 rounding bound of each row (helpers.lse_rounding_bound) plus
+    # the FP8 row sums of the sm90 kernel (~1%) where that is larger: on the outliers family one huge
+    # element sets a group's INT8 step and moves a row's LSE past 2% of the range (CPU: ~1% of seeds).
+    old_bound = 0.02 * (ref_lse.abs().max().item() + 1.0)
+    bound = torch.clamp(lse_rounding_bound(q, k, is_causal=causal) + 0.02, min=old_bound)
+    err = (lse.double().cpu() - ref_lse.cpu()).abs()
+    rows = torch.isfinite(ref_lse.cpu())
+    assert bool((err[rows] <= bound[rows]).all())
 
 
 @pytest.mark.parametrize("name", sorted(KERNELS))
