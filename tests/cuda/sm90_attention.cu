@@ -359,6 +359,13 @@ void bench(int iters, bool short_list, int only_d = 0, int only_n = 0, int only_
     for (bool causal : {false, true})
       for (int n : {1024, 2048, 4096, 16384}) shapes.push_back({64, n, causal});
   }
+  const bool fp16_pv = only_causal == 3;
+  if (fp16_pv) {  // bench-fp16: FP16-P·V mode (bf16 V), D=64 and 128 at 1k / 4k / 16k, both masks
+    shapes.clear();
+    for (int d : {64, 128})
+      for (bool causal : {false, true})
+        for (int n : {1024, 4096, 16384}) shapes.push_back({d, n, causal});
+  }
   const int B = 4, H = 32;
   std::printf("%-5s %-7s %-6s %-12s %-10s %-8s\n", "D", "causal", "N", "mode", "ms", "TOPS");
   for (const Shape& s : shapes) {
@@ -367,15 +374,18 @@ void bench(int iters, bool short_list, int only_d = 0, int only_n = 0, int only_
     DevBuf<uint16_t> q(int64_t(B) * H * s.n * s.d), o(int64_t(B) * H * s.n * s.d);
     DevBuf<int8_t> k8(int64_t(B) * H * T * dp);
     DevBuf<uint8_t> v8(int64_t(B) * H * dp * T);
+    DevBuf<uint16_t> v16(fp16_pv ? q.n : 1);
     DevBuf<float> ks(int64_t(B) * H * T / 64 * 4), vs(int64_t(B) * H * dp), lse(int64_t(B) * H * s.n);
     fill_random<<<1024, 256>>>(reinterpret_cast<uint32_t*>(q.p), q.n / 2, 1, 0);
     fill_random<<<1024, 256>>>(reinterpret_cast<uint32_t*>(k8.p), k8.n / 4, 2, 1);
     fill_random<<<1024, 256>>>(reinterpret_cast<uint32_t*>(v8.p), v8.n / 4, 3, 2);
     fill_random<<<1024, 256>>>(reinterpret_cast<uint32_t*>(ks.p), ks.n, 4, 3);
     fill_random<<<1024, 256>>>(reinterpret_cast<uint32_t*>(vs.p), vs.n, 5, 3);
+    if (fp16_pv) fill_random<<<1024, 256>>>(reinterpret_cast<uint32_t*>(v16.p), v16.n / 2, 6, 0);
     CK(cudaDeviceSynchronize());
-    for (PVMode mode : {PVMode::kFp8Fp32Fp32, PVMode::kFp8Fp32}) {
-      if (short_list && mode == PVMode::kFp8Fp32) continue;
+    for (PVMode mode : {PVMode::kFp8Fp32Fp32, PVMode::kFp8Fp32, PVMode::kFp16Fp32}) {
+      if ((short_list || fp16_pv) && mode == PVMode::kFp8Fp32) continue;
+      if (fp16_pv != (mode == PVMode::kFp16Fp32)) continue;
       AttentionParams p;
       p.dtype = DType::kBFloat16;
       p.heads_q = p.heads_kv = H;
@@ -392,6 +402,17 @@ void bench(int iters, bool short_list, int only_d = 0, int only_n = 0, int only_
       p.v8 = v8.p;
       p.v_scale = vs.p;
       p.pv_mode = mode;
+      if (fp16_pv) {  // raw bf16 V in Q's layout
+        p.v.ptr = v16.p;
+        p.v.head_stride = p.q.head_stride;
+        p.v.token_stride = p.q.token_stride;
+        p.v.batch_stride = p.q.batch_stride;
+        p.v_dtype = DType::kBFloat16;
+        p.pv_operand_dtype = DType::kBFloat16;
+        p.v_tokens = s.n;
+        p.v8 = nullptr;
+        p.v_scale = nullptr;
+      }
       p.o.ptr = o.p;
       p.o.head_stride = p.q.head_stride;
       p.o.token_stride = p.q.token_stride;
@@ -420,7 +441,7 @@ void bench(int iters, bool short_list, int only_d = 0, int only_n = 0, int only_
       const double t = ms[ms.size() / 2];
       const double ops = 4.0 * B * H * double(s.n) * s.n * s.d / (s.causal ? 2 : 1);
       std::printf("%-5d %-7d %-6d %-12s %-10.3f %-8.1f\n", s.d, int(s.causal), s.n,
-                  mode == PVMode::kFp8Fp32Fp32 ? "fp32+fp32" : "fp32", t, ops / t / 1e9);
+                  mode == PVMode::kFp8Fp32Fp32 ? "fp32+fp32" : (mode == PVMode::kFp8Fp32 ? "fp32" : "fp16pv"), t, ops / t / 1e9);
       std::fflush(stdout);
       cudaEventDestroy(e0);
       cudaEventDestroy(e1);
@@ -436,9 +457,9 @@ int main(int argc, char** argv) {
     bench(1, true, std::atoi(argv[2]), std::atoi(argv[3]), std::atoi(argv[4]));
     return 0;
   }
-  if (cmd == "bench" || cmd == "bench-short" || cmd == "bench-causal" || cmd == "bench-d64") {
+  if (cmd == "bench" || cmd == "bench-short" || cmd == "bench-causal" || cmd == "bench-d64" || cmd == "bench-fp16") {
     bench(argc > 2 ? std::atoi(argv[2]) : 20, cmd == "bench-short" || cmd == "bench-causal", 0, 0,
-          cmd == "bench-causal" ? 1 : (cmd == "bench-d64" ? 2 : -1));
+          cmd == "bench-causal" ? 1 : (cmd == "bench-d64" ? 2 : (cmd == "bench-fp16" ? 3 : -1)));
     return 0;
   }
   std::mt19937 rng(1234);
