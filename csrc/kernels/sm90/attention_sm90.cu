@@ -98,6 +98,24 @@ cuuint64_t tma_stride_bytes(int64_t extent, int64_t elem_stride) {
   return static_cast<cuuint64_t>(extent <= 1 ? 8 : elem_stride) * 2;
 }
 
+// The output [batch, tokens, heads, head_dim] (dense), box of 64 rows x 64 columns (one consumer
+// warpgroup's rows, one 128-byte swizzled row each): TMA stores skip rows past seqlen and columns
+// past head_dim.
+bool encode_o(CUtensorMap* map, const AttentionParams& p, int box_columns, int box_rows) {
+  auto fn = encode_fn();
+  if (fn == nullptr) return false;
+  const cuuint64_t dims[4] = {static_cast<cuuint64_t>(p.head_dim), static_cast<cuuint64_t>(p.seq_q.seqlen),
+                              static_cast<cuuint64_t>(p.heads_q), static_cast<cuuint64_t>(p.seq_q.batch)};
+  const cuuint64_t strides[3] = {tma_stride_bytes(p.seq_q.seqlen, p.o.token_stride),
+                                 tma_stride_bytes(p.heads_q, p.o.head_stride),
+                                 tma_stride_bytes(p.seq_q.batch, p.o.batch_stride)};
+  const cuuint32_t box[4] = {static_cast<cuuint32_t>(box_columns), static_cast<cuuint32_t>(box_rows), 1, 1};
+  const cuuint32_t elem_strides[4] = {1, 1, 1, 1};
+  return fn(map, CU_TENSOR_MAP_DATA_TYPE_UINT16, 4, p.o.ptr, dims, strides, box, elem_strides,
+            CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_NONE,
+            CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
+
 // Raw 16-bit V [batch, tokens, heads, head_dim] with element strides (varlen: one packed entry of
 // v_tokens rows). A box is one 64-column slab (one 128-byte swizzled row per token) x 128 tokens of
 // one (batch, head); columns past head_dim and tokens past the tensor are zero-filled.
@@ -224,6 +242,10 @@ Status attention_sm90(const AttentionParams& p, void* stream) {
   // elements; TMA also needs nonzero strides); otherwise consumers load it.
   k.q_via_tma = !varlen && p.q.token_stride > 0 && p.q.head_stride > 0 && p.q.batch_stride > 0 &&
                 p.q.batch_stride % 8 == 0 && encode_q(&a.tma_q, p, block_m);
+  using OBox = sm90::KernelTraits<64>;
+  k.o_via_tma = !varlen && aligned(p.o.ptr, 16) && tma_stride_ok(p.seq_q.seqlen, p.o.token_stride) &&
+                tma_stride_ok(p.heads_q, p.o.head_stride) && tma_stride_ok(p.seq_q.batch, p.o.batch_stride) &&
+                encode_o(&a.tma_o, p, OBox::kOBoxColumns, OBox::kRowsPerWarpgroup);
   a.num_sms = kernels::sm_count_cached();
   a.stream = static_cast<cudaStream_t>(stream);
 

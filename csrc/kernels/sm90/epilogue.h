@@ -9,6 +9,7 @@
 
 #include "sageattention/constants.h"
 #include "kernels/sm90/kernel_params.h"
+#include "kernels/sm90/ptx.h"
 #include "kernels/sm90/q_quant.h"
 #include "kernels/sm90/scheduler.h"
 #include "kernels/sm90/softmax.h"
@@ -18,10 +19,12 @@ namespace sageattention::sm90 {
 // row0: sequence row of this thread's first accumulator row (g); its second row is row0 + 8.
 // Softmax: the mode's online-softmax state (row_max, row_sum); P was 2^kPOffsetLog2 exp2(S - max).
 // o: the O accumulator (m64 x kHeadDim layout, kO = kHeadDim / 2 registers).
+// o_stage: nullptr, or the warpgroup's staging tile (kHeadDim / 64 boxes of 64 rows x 128 bytes,
+// 128B-swizzled as TMA reads it), which the caller then stores by TMA.
 template <typename T, int kHeadDim, int kO, class Softmax>
 __device__ __forceinline__ void epilogue_store(const KernelParams& p, const SeqInfo& seq, int b, int h, int row0,
                                                const float (&o)[kO], const Softmax& softmax, const QuantizedQ& qq,
-                                               const float* v_scale, const float* v_mean) {
+                                               const float* v_scale, const float* v_mean, uint8_t* o_stage) {
   const int c = threadIdx.x % 4;
   const int64_t o_base = (p.cu_seqlens_q != nullptr ? 0 : static_cast<int64_t>(b) * p.o_batch_stride) +
                          static_cast<int64_t>(h) * p.o_head_stride;
@@ -52,10 +55,22 @@ __device__ __forceinline__ void epilogue_store(const KernelParams& p, const SeqI
       const float y1 = o[4 * k + 2 * r + 1] * inv_l * vs[k].y + (add_mean ? vm[k].y : 0.0f);
       packed[k] = pack_16bit_x2<T>(y0, y1);
     }
+    if (o_stage != nullptr) {
+      // Row `stage_row` of the warpgroup's 64, columns 8k + 2c, 8k + 2c + 1: box k / 8, 16-byte
+      // chunk k % 8 of the row, XOR-swizzled with the row (conflict-free: the 8 rows of a store
+      // land in 8 different chunks).
+      const int stage_row = (threadIdx.x % 128) / 32 * 16 + (threadIdx.x % 32) / 4 + 8 * r;
 #pragma unroll
-    for (int k = 0; k < kGroups; ++k) {
-      const int col = 8 * k + 2 * c;
-      if (col < p.head_dim) *reinterpret_cast<uint32_t*>(out + col) = packed[k];
+      for (int k = 0; k < kGroups; ++k) {
+        const int offset = (k / 8) * 64 * 128 + stage_row * 128 + (((k % 8) ^ (stage_row % 8)) << 4) + 4 * c;
+        st_shared_u32(o_stage + offset, packed[k]);
+      }
+    } else {
+#pragma unroll
+      for (int k = 0; k < kGroups; ++k) {
+        const int col = 8 * k + 2 * c;
+        if (col < p.head_dim) *reinterpret_cast<uint32_t*>(out + col) = packed[k];
+      }
     }
     if (p.lse != nullptr && c == 0) {
       float lse = -INFINITY;

@@ -25,7 +25,8 @@ namespace sageattention::sm90 {
 template <class Tr, typename T, bool kCausal, bool kTwoLevel>
 __global__ void __launch_bounds__(Tr::kThreads, 1)
     attention_kernel(const __grid_constant__ KernelParams p, const __grid_constant__ CUtensorMap tma_q,
-                     const __grid_constant__ CUtensorMap tma_k, const __grid_constant__ CUtensorMap tma_v) {
+                     const __grid_constant__ CUtensorMap tma_k, const __grid_constant__ CUtensorMap tma_v,
+                     const __grid_constant__ CUtensorMap tma_o) {
   extern __shared__ uint8_t smem_raw[];
   auto& smem = *reinterpret_cast<SharedStorage<Tr>*>(
       (reinterpret_cast<uintptr_t>(smem_raw) + 1023) & ~static_cast<uintptr_t>(1023));
@@ -44,6 +45,7 @@ __global__ void __launch_bounds__(Tr::kThreads, 1)
     tma_prefetch_descriptor(&tma_q);
     tma_prefetch_descriptor(&tma_k);
     tma_prefetch_descriptor(&tma_v);
+    if (Tr::kStageO && p.o_via_tma) tma_prefetch_descriptor(&tma_o);
   }
   if constexpr (Tr::kPVSumColumns > 0) {
     // The rows of ones after each V^T stage (kernel_traits.h); TMA never writes them.
@@ -77,6 +79,8 @@ __global__ void __launch_bounds__(Tr::kThreads, 1)
   PipelineState<Tr::kStages> read;
   PipelineState<1> q_read;
   int tile_iter = 0;
+  const bool o_staged = Tr::kStageO && p.o_via_tma;
+  uint8_t* o_stage = smem.o_stage[Tr::kStageO ? cw : 0];
   // Warpgroup 0 takes the first tensor-core turn.
   if (Tr::kMmaTurns && cw == 1) {
     named_barrier_arrive(static_cast<int>(NamedBarrier::kMmaTurnWg0), 256);
@@ -138,13 +142,29 @@ __global__ void __launch_bounds__(Tr::kThreads, 1)
     const int row0 = row_base + warp * 16 + g;
     Mainloop::run(smem, read, n_tiles, q8_addr, qq.scale_log2, k_scale_of, needs_mask, 2 * c, row0, seq.lq,
                   seq.lk, cw, o, softmax);
-    // The staged V vectors were copied by other threads of this warpgroup.
+    // The staged V vectors were copied by other threads of this warpgroup; the output stage is free
+    // once this warpgroup's previous TMA store has read it (issued by thread 0).
     cp_async_wait_all();
+    if (o_staged && tid == 0) bulk_wait_group_read_all();
     named_barrier_sync(static_cast<int>(NamedBarrier::kEpilogueWg0) + cw, 128);
     epilogue_store<T, Tr::kHeadDim>(p, seq, tc.batch, tc.head, row0, o, softmax, qq, vs_stage,
-                                    p.v_mean != nullptr ? vm_stage : nullptr);
+                                    p.v_mean != nullptr ? vm_stage : nullptr, o_staged ? o_stage : nullptr);
+    if (o_staged) {
+      // Generic-proxy stores -> the TMA store (async proxy) of this warpgroup's 64 rows.
+      fence_view_async_shared();
+      named_barrier_sync(static_cast<int>(NamedBarrier::kEpilogueWg0) + cw, 128);
+      if (tid == 0) {
+#pragma unroll
+        for (int box = 0; box < Tr::kHeadDim / Tr::kOBoxColumns; ++box) {
+          tma_store_4d(&tma_o, o_stage + box * Tr::kRowsPerWarpgroup * 128, box * Tr::kOBoxColumns,
+                       seq.q_row0 + row_base, tc.head, tc.batch);
+        }
+        bulk_commit_group();
+      }
+    }
     ++tile_iter;
   }
+  if (o_staged && tid == 0) bulk_wait_group_all();
 }
 
 }  // namespace sageattention::sm90

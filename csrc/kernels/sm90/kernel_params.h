@@ -35,6 +35,9 @@ struct KernelParams {
   // Dense inputs: the producer prefetches raw Q tiles by TMA. Varlen: the consumers load Q rows
   // themselves (the total token count, the TMA map's extent, is not known on the host).
   bool q_via_tma = false;
+  // Dense outputs whose strides TMA accepts: the output tile is stored by TMA from shared memory
+  // (kernels with Traits::kStageO); otherwise each thread stores its accumulator values.
+  bool o_via_tma = false;
 
   int num_m_blocks = 0;             // ceil(seqlen_q / kBlockM)
   int num_tiles = 0;                // num_m_blocks * heads_q * batch

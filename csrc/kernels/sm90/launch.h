@@ -18,6 +18,7 @@ template <class Tr, typename T, bool kCausal, bool kTwoLevel>
 Status launch_attention(const LaunchArgs& a) {
   auto kernel = attention_kernel<Tr, T, kCausal, kTwoLevel>;
   constexpr int kSmemBytes = static_cast<int>(sizeof(SharedStorage<Tr>)) + 1024;  // + alignment slack
+  static_assert(kSmemBytes <= 227 * 1024, "shared memory of one sm_90 CTA");
   // Function attributes are per process: set once, on first use (no per-call driver traffic).
   static const cudaError_t attr_status =
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes);
@@ -25,7 +26,7 @@ Status launch_attention(const LaunchArgs& a) {
   const int grid = a.params.num_tiles < a.num_sms ? a.params.num_tiles : a.num_sms;
   if (grid <= 0) return Status::kSuccess;
   const cudaError_t err = kernels::launch_dependent(kernel, dim3(grid), dim3(Tr::kThreads), kSmemBytes, a.stream,
-                                                     a.params, a.tma_q, a.tma_k, a.tma_v);
+                                                     a.params, a.tma_q, a.tma_k, a.tma_v, a.tma_o);
   return err == cudaSuccess ? Status::kSuccess : Status::kCudaError;
 }
 

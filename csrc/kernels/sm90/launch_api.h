@@ -16,6 +16,7 @@ struct LaunchArgs {
   CUtensorMap tma_q;
   CUtensorMap tma_k;
   CUtensorMap tma_v;
+  CUtensorMap tma_o;
   int num_sms;
   cudaStream_t stream;
 };
