@@ -12,6 +12,9 @@ set(SAGE_SM90_SOURCES
   ${PROJECT_SOURCE_DIR}/csrc/kernels/sm90/attention_sm90_fp16pv_d64_fp16.cu
   ${PROJECT_SOURCE_DIR}/csrc/kernels/sm90/attention_sm90_fp16pv_d64_bf16.cu
   ${PROJECT_SOURCE_DIR}/csrc/kernels/sm90/attention_sm90_fp16pv_d64_bf16_vf16.cu
+  ${PROJECT_SOURCE_DIR}/csrc/kernels/sm90/attention_sm90_fp16pv_d64w3_fp16.cu
+  ${PROJECT_SOURCE_DIR}/csrc/kernels/sm90/attention_sm90_fp16pv_d64w3_bf16.cu
+  ${PROJECT_SOURCE_DIR}/csrc/kernels/sm90/attention_sm90_fp16pv_d64w3_bf16_vf16.cu
   ${PROJECT_SOURCE_DIR}/csrc/kernels/sm90/attention_sm90_fp16pv_d128_fp16.cu
   ${PROJECT_SOURCE_DIR}/csrc/kernels/sm90/attention_sm90_fp16pv_d128_bf16.cu
   ${PROJECT_SOURCE_DIR}/csrc/kernels/sm90/attention_sm90_fp16pv_d128_bf16_vf16.cu

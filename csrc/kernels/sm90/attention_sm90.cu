@@ -55,15 +55,16 @@ bool encode_3d(CUtensorMap* map, const void* base, uint64_t inner, uint64_t mid,
             CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }
 
-// FP8 at D=64 runs with three consumer warpgroups (192-row tiles) from this many query rows on.
-// Measured (H200, kernel-only, B=4, H=32, session 4): vs two warpgroups +5% at 4k and +9% / +12%
-// (non-causal / causal) at 16k, but -3% / -9% at 1k, where 192-row tiles leave a partial last
-// tile and fewer tiles per SM. Per-block Q groups (128 rows) need 128-row tiles.
+// D=64 runs with three consumer warpgroups (192-row tiles) from this many query rows on.
+// Measured (H200, kernel-only, B=4, H=32): FP8 (session 4) vs two warpgroups +5% at 4k and +9% /
+// +12% (non-causal / causal) at 16k, but -3% / -9% at 1k, where 192-row tiles leave a partial last
+// tile and fewer tiles per SM; FP16 P·V (session 5) +13% / -1% at 4k, +14% / +7% at 16k. Per-block
+// Q groups (128 rows) need 128-row tiles.
 #ifndef SAGE_SM90_WIDE_MIN_ROWS
 #define SAGE_SM90_WIDE_MIN_ROWS 2048
 #endif
 int consumer_warpgroups(const AttentionParams& p) {
-  const bool wide = is_fp8(p.pv_mode) && p.head_dim_padded == 64 && p.qk_gran != QuantGranularity::kPerBlock &&
+  const bool wide = p.head_dim_padded == 64 && p.qk_gran != QuantGranularity::kPerBlock &&
                     p.seq_q.seqlen >= SAGE_SM90_WIDE_MIN_ROWS;
   return wide ? 3 : 2;
 }
@@ -253,14 +254,19 @@ Status attention_sm90(const AttentionParams& p, void* stream) {
   if (!fp8) {
     // P·V runs in V's type: fp16 V (fp16 inputs, or V - mean materialised as fp16 by smooth_v) or bf16 V.
     const bool v_bf16 = p.v_dtype == DType::kBFloat16;
-    if (dp == 64) {
-      if (!bf16) return sm90::launch_attention_fp16pv_dispatch<64, __half, __half>(a, p.causal);
-      return v_bf16 ? sm90::launch_attention_fp16pv_dispatch<64, __nv_bfloat16, __nv_bfloat16>(a, p.causal)
-                    : sm90::launch_attention_fp16pv_dispatch<64, __nv_bfloat16, __half>(a, p.causal);
+    if (dp == 64 && consumer_warpgroups(p) == 3) {
+      if (!bf16) return sm90::launch_attention_fp16pv_dispatch<64, __half, __half, 3>(a, p.causal);
+      return v_bf16 ? sm90::launch_attention_fp16pv_dispatch<64, __nv_bfloat16, __nv_bfloat16, 3>(a, p.causal)
+                    : sm90::launch_attention_fp16pv_dispatch<64, __nv_bfloat16, __half, 3>(a, p.causal);
     }
-    if (!bf16) return sm90::launch_attention_fp16pv_dispatch<128, __half, __half>(a, p.causal);
-    return v_bf16 ? sm90::launch_attention_fp16pv_dispatch<128, __nv_bfloat16, __nv_bfloat16>(a, p.causal)
-                  : sm90::launch_attention_fp16pv_dispatch<128, __nv_bfloat16, __half>(a, p.causal);
+    if (dp == 64) {
+      if (!bf16) return sm90::launch_attention_fp16pv_dispatch<64, __half, __half, 2>(a, p.causal);
+      return v_bf16 ? sm90::launch_attention_fp16pv_dispatch<64, __nv_bfloat16, __nv_bfloat16, 2>(a, p.causal)
+                    : sm90::launch_attention_fp16pv_dispatch<64, __nv_bfloat16, __half, 2>(a, p.causal);
+    }
+    if (!bf16) return sm90::launch_attention_fp16pv_dispatch<128, __half, __half, 2>(a, p.causal);
+    return v_bf16 ? sm90::launch_attention_fp16pv_dispatch<128, __nv_bfloat16, __nv_bfloat16, 2>(a, p.causal)
+                  : sm90::launch_attention_fp16pv_dispatch<128, __nv_bfloat16, __half, 2>(a, p.causal);
   }
   const bool two_level = p.pv_mode == PVMode::kFp8Fp32Fp32;
   if (dp == 64 && consumer_warpgroups(p) == 3) {

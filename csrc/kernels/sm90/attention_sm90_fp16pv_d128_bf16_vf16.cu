@@ -6,5 +6,5 @@
 #include "kernels/sm90/launch.h"
 
 namespace sageattention::sm90 {
-template Status launch_attention_fp16pv_dispatch<128, __nv_bfloat16, __half>(const LaunchArgs&, bool);
+template Status launch_attention_fp16pv_dispatch<128, __nv_bfloat16, __half, 2>(const LaunchArgs&, bool);
 }  // namespace sageattention::sm90

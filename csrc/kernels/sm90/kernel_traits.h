@@ -21,8 +21,8 @@ struct KernelTraits {
   // (attention_sm90.cu): that loop is bound by the softmax's issue and latency, not the tensor
   // cores, and with two warps per scheduler a third of the issue slots stay empty (ncu, 16k).
   static constexpr int kConsumerWarpgroups = kConsumerWarpgroups_;
-  static_assert(kConsumerWarpgroups == 2 || (kConsumerWarpgroups == 3 && kHeadDim == 64 && kPV_ == PVOperand::kE4m3),
-                "three consumer warpgroups: FP8 D=64 only (160 registers each)");
+  static_assert(kConsumerWarpgroups == 2 || (kConsumerWarpgroups == 3 && kHeadDim == 64),
+                "three consumer warpgroups: D=64 only (160 registers each)");
   // Two consumer warpgroups take turns on the tensor cores (ping-pong, NamedBarrier::kMmaTurnWg0);
   // three issue freely (turns measured 3-4% slower there at 16k).
   static constexpr bool kMmaTurns = kConsumerWarpgroups == 2;
@@ -66,7 +66,7 @@ struct KernelTraits {
   // between merges (it is touched only there, every kFreshTiles tiles), which leaves the 160
   // registers to S, P and the fresh product (in registers the loop spilled ~30 of them).
   // (Parking O with two warpgroups at D=128 removes the 32-44 spilled bytes but costs 10%: v11.)
-  static constexpr bool kParkO = kConsumerWarpgroups == 3;
+  static constexpr bool kParkO = kConsumerWarpgroups == 3 && kPV_ == PVOperand::kE4m3;
   static constexpr int kThreads = 128 * (1 + kConsumerWarpgroups);
   // Register split (setmaxnreg): 24 x 128 + 240 x 256 = 64512 <= 65536 (two consumer
   // warpgroups); 24 x 128 + 160 x 384 = 64512 (three).

@@ -39,9 +39,9 @@ Status launch_attention_dispatch(const LaunchArgs& a, bool causal, bool two_leve
   return two_level ? launch_attention<Tr, T, false, true>(a) : launch_attention<Tr, T, false, false>(a);
 }
 
-template <int kHeadDim, typename T, typename TV>
+template <int kHeadDim, typename T, typename TV, int kConsumerWarpgroups>
 Status launch_attention_fp16pv_dispatch(const LaunchArgs& a, bool causal) {
-  using Tr = KernelTraits<kHeadDim, std::is_same_v<TV, __half> ? PVOperand::kF16 : PVOperand::kBf16>;
+  using Tr = KernelTraits<kHeadDim, std::is_same_v<TV, __half> ? PVOperand::kF16 : PVOperand::kBf16, kConsumerWarpgroups>;
   return causal ? launch_attention<Tr, T, true, false>(a) : launch_attention<Tr, T, false, false>(a);
 }
 

@@ -26,8 +26,9 @@ struct LaunchArgs {
 template <int kHeadDim, typename T, int kConsumerWarpgroups>
 Status launch_attention_dispatch(const LaunchArgs& a, bool causal, bool two_level);
 
-// FP16 P·V with fp32 accumulation: T is the dtype of q/o, TV that of V (the P·V operand type).
-template <int kHeadDim, typename T, typename TV>
+// FP16 P·V with fp32 accumulation: T is the dtype of q/o, TV that of V (the P·V operand type);
+// kConsumerWarpgroups as above.
+template <int kHeadDim, typename T, typename TV, int kConsumerWarpgroups>
 Status launch_attention_fp16pv_dispatch(const LaunchArgs& a, bool causal);
 
 }  // namespace sageattention::sm90

@@ -77,8 +77,12 @@ struct ConsumerMainloopFp16PV {
     softmax.init();
     if (n_tiles == 0) return;
     const int lane = threadIdx.x % 32;
-    auto wait_my_turn = [&] { named_barrier_sync(static_cast<int>(NamedBarrier::kMmaTurnWg0) + cw, 256); };
-    auto pass_turn = [&] { named_barrier_arrive(static_cast<int>(NamedBarrier::kMmaTurnWg0) + (1 - cw), 256); };
+    auto wait_my_turn = [&] {
+      if constexpr (Tr::kMmaTurns) named_barrier_sync(static_cast<int>(NamedBarrier::kMmaTurnWg0) + cw, 256);
+    };
+    auto pass_turn = [&] {
+      if constexpr (Tr::kMmaTurns) named_barrier_arrive(static_cast<int>(NamedBarrier::kMmaTurnWg0) + (1 - cw), 256);
+    };
 
     int32_t acc[kN];
     float pf[kN];
