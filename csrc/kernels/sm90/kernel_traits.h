@@ -124,10 +124,9 @@ struct alignas(1024) SharedStorage {
   float v_mean[2][Traits::kConsumerWarpgroups][Traits::kHeadDim];
   float block_amax[2 * Traits::kConsumerWarpgroups * 4];  // per-block Q groups: one slot per consumer warp
   // Parked O (Traits::kParkO): per consumer warpgroup, float4 k of thread t at [k][t].
-  float4 o_park[Traits::kParkO ? Traits::kConsumerWarpgroups : 1][Traits::kParkO ? Traits::kOAccRegs / 4 : 1]
-               [Traits::kParkO ? 128 : 1];
+  float4 o_park[Traits::kParkO ? Traits::kConsumerWarpgroups : 1][Traits::kParkO ? Traits::kOAccRegs / 4 : 1][128];
   // Staged output tiles (Traits::kStageO), per consumer warpgroup: kHeadDim / 64 boxes of 64 x 64.
-  alignas(Traits::kStageO ? 1024 : 16) uint8_t o_stage[Traits::kStageO ? Traits::kConsumerWarpgroups : 1]
+  alignas(1024) uint8_t o_stage[Traits::kStageO ? Traits::kConsumerWarpgroups : 1]
                                [Traits::kStageO ? Traits::kOStageBytes : 16];
   // 1.0f, read after each softmax-turn barrier: the score scale is multiplied by it, so the exp2
   // stream depends on a load the compiler cannot hoist above the barrier.
