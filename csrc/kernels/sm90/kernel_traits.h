@@ -72,6 +72,12 @@ struct KernelTraits {
   // warpgroups); 24 x 128 + 160 x 384 = 64512 (three).
   static constexpr int kProducerRegs = 24;
   static constexpr int kConsumerRegs = kConsumerWarpgroups == 2 ? 240 : 160;
+  // setmaxnreg only moves registers within the CTA's launch allocation, at most the register file
+  // split evenly over kThreads in multiples of 8 (168 x 384 = 64512): asking for more makes the
+  // consumers' setmaxnreg.inc wait forever (seen on the H200, session 5, NOTEBOOK_sm90 v14).
+  static_assert(kProducerRegs * 128 + kConsumerRegs * 128 * kConsumerWarpgroups <=
+                    65536 / kThreads / 8 * 8 * kThreads,
+                "register split exceeds the CTA's launch allocation");
 
   // Swizzle width of K-major int8 tiles (Q8, K): one row of head_dim bytes.
   static constexpr int kQKSwizzle = kHeadDim;  // 64 or 128
