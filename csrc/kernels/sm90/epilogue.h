@@ -9,6 +9,7 @@
 
 #include "sageattention/constants.h"
 #include "kernels/sm90/kernel_params.h"
+#include "kernels/sm90/pipeline.h"
 #include "kernels/sm90/ptx.h"
 #include "kernels/sm90/q_quant.h"
 #include "kernels/sm90/scheduler.h"
@@ -84,6 +85,25 @@ __device__ __forceinline__ void epilogue_store(const KernelParams& p, const SeqI
                                     static_cast<int64_t>(h) * p.lse_head_stride + row;
       p.lse[idx] = lse;
     }
+  }
+}
+
+// The warpgroup's staged output tile (epilogue_store with o_stage) -> global memory by TMA: every
+// thread fences its shared stores for the async proxy, the warpgroup meets, and thread 0 issues one
+// store per 64-column box (bulk async-group; the caller waits for it before the stage is rewritten
+// and before the CTA exits). row: the tile's first sequence row in the tensor.
+template <class Tr>
+__device__ __forceinline__ void store_staged_o(const void* tma_o, const uint8_t* o_stage, int cw, int64_t row, int h,
+                                               int b) {
+  fence_view_async_shared();
+  named_barrier_sync(static_cast<int>(NamedBarrier::kEpilogueWg0) + cw, 128);
+  if (threadIdx.x % 128 == 0) {
+#pragma unroll
+    for (int box = 0; box < Tr::kHeadDim / Tr::kOBoxColumns; ++box) {
+      tma_store_4d(tma_o, o_stage + box * Tr::kRowsPerWarpgroup * 128, box * Tr::kOBoxColumns, static_cast<int>(row),
+                   h, b);
+    }
+    bulk_commit_group();
   }
 }
 

@@ -149,19 +149,7 @@ __global__ void __launch_bounds__(Tr::kThreads, 1)
     named_barrier_sync(static_cast<int>(NamedBarrier::kEpilogueWg0) + cw, 128);
     epilogue_store<T, Tr::kHeadDim>(p, seq, tc.batch, tc.head, row0, o, softmax, qq, vs_stage,
                                     p.v_mean != nullptr ? vm_stage : nullptr, o_staged ? o_stage : nullptr);
-    if (o_staged) {
-      // Generic-proxy stores -> the TMA store (async proxy) of this warpgroup's 64 rows.
-      fence_view_async_shared();
-      named_barrier_sync(static_cast<int>(NamedBarrier::kEpilogueWg0) + cw, 128);
-      if (tid == 0) {
-#pragma unroll
-        for (int box = 0; box < Tr::kHeadDim / Tr::kOBoxColumns; ++box) {
-          tma_store_4d(&tma_o, o_stage + box * Tr::kRowsPerWarpgroup * 128, box * Tr::kOBoxColumns,
-                       seq.q_row0 + row_base, tc.head, tc.batch);
-        }
-        bulk_commit_group();
-      }
-    }
+    if (o_staged) store_staged_o<Tr>(&tma_o, o_stage, cw, seq.q_row0 + row_base, tc.head, tc.batch);
     ++tile_iter;
   }
   if (o_staged && tid == 0) bulk_wait_group_all();
