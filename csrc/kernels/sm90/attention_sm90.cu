@@ -99,41 +99,36 @@ cuuint64_t tma_stride_bytes(int64_t extent, int64_t elem_stride) {
   return static_cast<cuuint64_t>(extent <= 1 ? 8 : elem_stride) * 2;
 }
 
-// The output [batch, tokens, heads, head_dim] (dense), box of 64 rows x 64 columns (one consumer
-// warpgroup's rows, one 128-byte swizzled row each): TMA stores skip rows past seqlen and columns
-// past head_dim.
-bool encode_o(CUtensorMap* map, const AttentionParams& p, int box_columns, int box_rows) {
+// 16-bit [batch, tokens, heads, head_dim] with element strides, 128B-swizzled boxes of box_columns
+// (at most 64: one 128-byte row) x box_rows tokens of one (batch, head). TMA skips (stores) or
+// zero-fills (loads) columns past head_dim and tokens past the tensor.
+bool encode_16bit_tokens(CUtensorMap* map, const StridedTensor& t, int head_dim, int64_t tokens,
+                         int heads, int64_t batch, int box_columns, int box_rows, CUtensorMapL2promotion promotion) {
   auto fn = encode_fn();
   if (fn == nullptr) return false;
-  const cuuint64_t dims[4] = {static_cast<cuuint64_t>(p.head_dim), static_cast<cuuint64_t>(p.seq_q.seqlen),
-                              static_cast<cuuint64_t>(p.heads_q), static_cast<cuuint64_t>(p.seq_q.batch)};
-  const cuuint64_t strides[3] = {tma_stride_bytes(p.seq_q.seqlen, p.o.token_stride),
-                                 tma_stride_bytes(p.heads_q, p.o.head_stride),
-                                 tma_stride_bytes(p.seq_q.batch, p.o.batch_stride)};
+  const cuuint64_t dims[4] = {static_cast<cuuint64_t>(head_dim), static_cast<cuuint64_t>(tokens),
+                              static_cast<cuuint64_t>(heads), static_cast<cuuint64_t>(batch)};
+  const cuuint64_t strides[3] = {tma_stride_bytes(tokens, t.token_stride), tma_stride_bytes(heads, t.head_stride),
+                                 tma_stride_bytes(batch, t.batch_stride)};
   const cuuint32_t box[4] = {static_cast<cuuint32_t>(box_columns), static_cast<cuuint32_t>(box_rows), 1, 1};
   const cuuint32_t elem_strides[4] = {1, 1, 1, 1};
-  return fn(map, CU_TENSOR_MAP_DATA_TYPE_UINT16, 4, p.o.ptr, dims, strides, box, elem_strides,
-            CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_NONE,
+  return fn(map, CU_TENSOR_MAP_DATA_TYPE_UINT16, 4, const_cast<void*>(t.ptr), dims, strides, box, elem_strides,
+            CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, promotion,
             CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }
 
-// Raw 16-bit V [batch, tokens, heads, head_dim] with element strides (varlen: one packed entry of
-// v_tokens rows). A box is one 64-column slab (one 128-byte swizzled row per token) x 128 tokens of
-// one (batch, head); columns past head_dim and tokens past the tensor are zero-filled.
+// The dense output, box of one consumer warpgroup's rows x 64 columns.
+bool encode_o(CUtensorMap* map, const AttentionParams& p, int box_columns, int box_rows) {
+  const StridedTensor o{p.o.ptr, p.o.batch_stride, p.o.token_stride, p.o.head_stride};
+  return encode_16bit_tokens(map, o, p.head_dim, p.seq_q.seqlen, p.heads_q, p.seq_q.batch, box_columns,
+                             box_rows, CU_TENSOR_MAP_L2_PROMOTION_NONE);
+}
+
+// Raw 16-bit V (varlen: one packed entry of v_tokens rows), one 64-column slab x 128 tokens per box.
 bool encode_v16(CUtensorMap* map, const AttentionParams& p, int slab_columns) {
-  auto fn = encode_fn();
-  if (fn == nullptr) return false;
   const int64_t batch = p.seq_k.varlen() ? 1 : p.seq_k.batch;
-  const cuuint64_t dims[4] = {static_cast<cuuint64_t>(p.head_dim), static_cast<cuuint64_t>(p.v_tokens),
-                              static_cast<cuuint64_t>(p.heads_kv), static_cast<cuuint64_t>(batch)};
-  const cuuint64_t strides[3] = {tma_stride_bytes(p.v_tokens, p.v.token_stride),
-                                 tma_stride_bytes(p.heads_kv, p.v.head_stride),
-                                 tma_stride_bytes(batch, p.v.batch_stride)};
-  const cuuint32_t box[4] = {static_cast<cuuint32_t>(slab_columns), 128, 1, 1};
-  const cuuint32_t elem_strides[4] = {1, 1, 1, 1};
-  return fn(map, CU_TENSOR_MAP_DATA_TYPE_UINT16, 4, const_cast<void*>(p.v.ptr), dims, strides, box, elem_strides,
-            CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
-            CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+  return encode_16bit_tokens(map, p.v, p.head_dim, p.v_tokens, p.heads_kv, batch, slab_columns, 128,
+                             CU_TENSOR_MAP_L2_PROMOTION_L2_256B);
 }
 
 // FP16 P·V: only "fp32" accumulation runs here; "fp16+fp32" (fp16 accumulation per key block) stays
