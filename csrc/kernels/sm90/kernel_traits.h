@@ -41,8 +41,8 @@ struct KernelTraits {
   // Consumer warpgroups take turns on the softmax (see NamedBarrier::kSoftmaxTurnWg0). At D=128 a
   // warpgroup's exp stream runs faster with the schedulers to itself (+5% measured, v5); at D=64
   // the tensor work is too short to hide one softmax behind the other's (-8% measured), so both
-  // warpgroups' softmaxes overlap there. Measured and implemented for the FP8 loop only.
-  static constexpr bool kSoftmaxTurns = kHeadDim >= 128 && kPV_ == PVOperand::kE4m3;
+  // warpgroups' softmaxes overlap there. Both P·V modes (FP16-P·V: measured in session 6).
+  static constexpr bool kSoftmaxTurns = kHeadDim >= 128;
   // Of every 8 exponentials of the FP8 softmax, this many run as a polynomial on the FMA pipe
   // (exp2_on_fma) instead of MUFU.EX2 (16/clk/SM: the tensor rate at D=128, half of it at D=64).
   // Measured (v7, kernel-only, per 8 = 0/1/2/3/4): D=64 1k 216/223/247/268/286, 16k 445/475/481/
