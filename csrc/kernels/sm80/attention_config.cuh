@@ -20,7 +20,13 @@ struct MmaAttentionConfig {
   // share every K/V fragment a warp reads from shared memory: with one slice, ldmatrix traffic
   // (each warp reads the whole K and V tile) was the bottleneck. Dp = 256 keeps one slice so
   // that O (Dp/2 floats per slice and thread) stays in registers.
-  static constexpr int kSlices = kDp <= 128 ? 2 : 1;
+  // SAGE_MMA_SLICES (build-time experiment knob, default 2) overrides the slice count for Dp <= 128;
+  // 1 gives 8 warps of 16 rows (2 CTAs/SM => 16 warps/SM, 128 registers per thread).
+#ifndef SAGE_MMA_SLICES
+#define SAGE_MMA_SLICES 2
+#endif
+  static constexpr int kSlices = kDp <= 128 ? SAGE_MMA_SLICES : 1;
+  static_assert(kSlices == 1 || kSlices == 2, "one or two m16 slices per warp");
   static constexpr int kWarps = kBlockQ / (kQWarpRows * kSlices);
   static constexpr int kThreads = kWarps * 32;
   // 64 keys per step: the K quantization block, the unit in which P is rounded for FP8 P·V.

@@ -111,13 +111,15 @@ struct KVLoader {
   }
 };
 
-// bf16 V -> fp16 in shared memory, saturating to +-65504 (each thread converts its own chunks).
+// bf16 V -> fp16 in shared memory, saturating to +-65504. Each thread converts the chunks it copied
+// itself (loader.v_smem + i * kStep), so its own cp.async wait is enough before the conversion and
+// the block's one barrier publishes the result: no second barrier per block.
 template <class Cfg>
-__device__ __forceinline__ void convert_v_bf16_to_f16(uint8_t* v_tile) {
-  constexpr int kPerThread = Cfg::kVTileBytes / 16 / Cfg::kThreads;
+__device__ __forceinline__ void convert_own_v_bf16_to_f16(uint8_t* v_tile, uint32_t v_smem) {
+  constexpr int kPerThread = KVLoader<Cfg>::kVPerThread;
 #pragma unroll
   for (int k = 0; k < kPerThread; ++k) {
-    uint4* ptr = reinterpret_cast<uint4*>(v_tile) + threadIdx.x + k * Cfg::kThreads;
+    uint4* ptr = reinterpret_cast<uint4*>(v_tile + v_smem + k * KVLoader<Cfg>::kStep);
     uint4 w = *ptr;
     uint32_t* words = reinterpret_cast<uint32_t*>(&w);
 #pragma unroll
@@ -194,7 +196,7 @@ __device__ __forceinline__ void online_softmax(const AttentionParams& p, RowStat
         imax[e / 2] = max(imax[e / 2], acc[j][e]);
       }
     }
-    float shift[2];
+    float shift[2], alpha[2];
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
       float bmax = imax[r] == INT_MIN ? kMaskedScore : static_cast<float>(imax[r]) * score_scale;
@@ -203,15 +205,24 @@ __device__ __forceinline__ void online_softmax(const AttentionParams& p, RowStat
       const float new_max = fmaxf(st.row_max[sl][r], bmax);
       // A row with no visible key yet keeps kMaskedScore; shifting by 0 keeps its P at 0.
       const float usable = new_max == kMaskedScore ? 0.0f : new_max;
-      const float alpha = fast_exp2(st.row_max[sl][r] - usable);
+      alpha[r] = fast_exp2(st.row_max[sl][r] - usable);
       st.row_max[sl][r] = new_max;
-      st.row_sum[sl][r] *= alpha;
+      st.row_sum[sl][r] *= alpha[r];
+      shift[r] = usable - kPOffset;
+    }
+    // O only needs rescaling when some row of the warp saw a new max (alpha == 1 is exact, so
+    // skipping is bit-identical). SAGE_MMA_LAZY_RESCALE=0 (build-time experiment knob) always rescales.
+#ifndef SAGE_MMA_LAZY_RESCALE
+#define SAGE_MMA_LAZY_RESCALE 1
+#endif
+    if (!SAGE_MMA_LAZY_RESCALE || __any_sync(0xffffffffu, alpha[0] != 1.0f || alpha[1] != 1.0f)) {
 #pragma unroll
       for (int n = 0; n < Cfg::kDimTiles; ++n) {
-        st.o[sl][n][2 * r] *= alpha;
-        st.o[sl][n][2 * r + 1] *= alpha;
+        st.o[sl][n][0] *= alpha[0];
+        st.o[sl][n][1] *= alpha[0];
+        st.o[sl][n][2] *= alpha[1];
+        st.o[sl][n][3] *= alpha[1];
       }
-      shift[r] = usable - kPOffset;
     }
     float pr[Cfg::kKeyTiles][4];
 #pragma unroll
@@ -382,13 +393,13 @@ __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p) {
 
   for (int block = 0; block < blocks; ++block) {
     const float k_scale = k_scales[int64_t{block} * groups];
-    // Block j has landed (j+1 may still be in flight); after the barrier every warp is past
-    // block j-1, so its stage can take block j+2.
+    // Block j has landed (j+1 may still be in flight) and this thread's share of its V is
+    // converted; after the barrier every warp is past block j-1, so its stage can take block j+2.
     cp_async_wait<1>();
+    if (convert_v) convert_own_v_bf16_to_f16<Cfg>(v_tiles_ptr + (block % kStages) * Cfg::kVTileBytes, loader.v_smem);
     __syncthreads();
     if (block + 2 < blocks) loader.load(block + 2, k_stage(block + 2), v_stage(block + 2), lk);
     cp_async_commit();
-    if (convert_v) convert_v_bf16_to_f16<Cfg>(v_tiles_ptr + (block % kStages) * Cfg::kVTileBytes);
 
     uint32_t pa[kSlices][4][4];
     const bool masked = block >= kr.first_masked;
@@ -403,7 +414,6 @@ __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p) {
         online_softmax<Cfg, true>(p, st, sl, acc, score_scale, pa[sl], block, row0, lk, causal_offset);
       }
     }
-    if (convert_v) __syncthreads();  // every thread's share of V is converted
     accumulate_pv<Cfg>(st, pa, v_stage(block));
   }
   cp_async_wait<0>();
