@@ -2,10 +2,10 @@
 # A/B of the portable (mma.sync) attention kernel on the device machine, in one call (< 300 s):
 #   scripts/device_portable_ab.sh [BASE_DIR]      (default BASE_DIR=.wt/base, a copy of main's tree)
 # Builds, in parallel, the harness of BASE_DIR and of this tree in up to four variants:
-#   new     this tree as committed (default knobs)
-#   s1      this tree with -DSAGE_MMA_SLICES=1 (8 warps x 16 rows at D<=128, 2 CTAs/SM)
-#   eager   this tree with -DSAGE_MMA_LAZY_RESCALE=0 (always rescale O)
-# (AB_VARIANTS="new s1 eager" picks which), runs portable_check for new and s1 (in parallel, each
+#   new     this tree as committed
+#   other   variants of this tree built with extra flags: add a case to flags_of for an
+#           experiment macro (e.g. `s1) echo "-DMY_KNOB=1" ;;`)
+# (AB_VARIANTS="new ..." picks which), runs portable_check for every variant (in parallel, each
 # under timeout), then portable_bench of base and each variant, alternating, AB_ROUNDS times (default 2).
 # Logs under $OUT (or ./out-ab); the last lines print kernel TOPS side by side.
 set -uo pipefail
@@ -13,7 +13,7 @@ ROOT=$PWD
 BASE=${1:-.wt/base}
 OUT=${OUT:-$ROOT/out-ab}
 mkdir -p "$OUT"
-VARIANTS=${AB_VARIANTS:-new s1 eager}
+VARIANTS=${AB_VARIANTS:-new}
 ROUNDS=${AB_ROUNDS:-2}
 DIMS="64;128"
 T0=$(date +%s)
@@ -56,8 +56,6 @@ build() {  # name src flags
 flags_of() {
   case $1 in
     new) echo "" ;;
-    s1) echo "-DSAGE_MMA_SLICES=1" ;;
-    eager) echo "-DSAGE_MMA_LAZY_RESCALE=0" ;;
     *) echo "unknown variant $1" >&2; echo "" ;;
   esac
 }
@@ -75,12 +73,12 @@ el "built:$ok"
 
 # Correctness (the CPU reference is single-threaded: the checks run side by side).
 rc_all=0
-for v in new s1; do
+for v in $VARIANTS; do
   [[ " $ok " == *" $v "* ]] || continue
   ( timeout 120 "$ROOT/build/ab-$v/tests/cuda/portable_check" > "$OUT/check-$v.log" 2>&1; echo $? > "$OUT/check-$v.rc" ) &
 done
 wait
-for v in new s1; do
+for v in $VARIANTS; do
   [[ -f "$OUT/check-$v.rc" ]] || continue
   rc=$(cat "$OUT/check-$v.rc")
   echo "check $v: rc=$rc; $(tail -1 "$OUT/check-$v.log")"

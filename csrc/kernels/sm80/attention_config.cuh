@@ -16,25 +16,22 @@ struct MmaAttentionConfig {
   // 128 query rows = one per-block Q group, so every Q granularity is reduced inside one CTA.
   static constexpr int kBlockQ = kQBlockRows;
   // Each warp owns kSlices m16 row slices. A slice is exactly a per-warp Q group and a thread's
-  // rows {g, g+8} of it a per-thread group, so a thread needs one Q scale per slice. Two slices
-  // share every K/V fragment a warp reads from shared memory: with one slice, ldmatrix traffic
-  // (each warp reads the whole K and V tile) was the bottleneck. Dp = 256 keeps one slice so
-  // that O (Dp/2 floats per slice and thread) stays in registers.
-  // SAGE_MMA_SLICES (build-time experiment knob, default 2) overrides the slice count for Dp <= 128;
-  // 1 gives 8 warps of 16 rows (2 CTAs/SM => 16 warps/SM, 128 registers per thread).
-#ifndef SAGE_MMA_SLICES
-#define SAGE_MMA_SLICES 2
-#endif
-  static constexpr int kSlices = kDp <= 128 ? SAGE_MMA_SLICES : 1;
-  static_assert(kSlices == 1 || kSlices == 2, "one or two m16 slices per warp");
+  // rows {g, g+8} of it a per-thread group, so a thread needs one Q scale per slice. The kernel
+  // takes one or two slices (two share every K/V fragment a warp reads from shared memory). One
+  // slice, i.e. 8 warps of 16 rows and 16 warps per SM at 128 registers, is faster on the H200
+  // (NOTEBOOK_portable v10, kernel-only, two CTAs per SM both ways): D=128 fp16 P·V 1k 203 -> 240,
+  // 4k 295 -> 309, 16k 340 -> 340; D=64 16k 268 -> 292; causal 1k +23-30%. More warps hide the
+  // ldmatrix -> MMA -> exp chain better than fewer fragment reads save.
+  static constexpr int kSlices = 1;
   static constexpr int kWarps = kBlockQ / (kQWarpRows * kSlices);
   static constexpr int kThreads = kWarps * 32;
   // 64 keys per step: the K quantization block, the unit in which P is rounded for FP8 P·V.
   static constexpr int kBlockK = kKBlockTokens;
   // Three K/V stages: block j is computed while j+1 and j+2 load.
   static constexpr int kStages = 3;
-  // Two CTAs per SM where registers allow (Dp <= 128: <= 255 registers x 128 threads x 2): the
-  // second CTA runs out of phase and fills the gaps of the ldmatrix -> MMA -> exp -> MMA chain.
+  // Two CTAs per SM where registers allow (Dp <= 128: 128 registers x 256 threads x 2; D=128
+  // spills ~100-150 bytes per thread, still the faster shape): the second CTA runs out of phase
+  // and fills the gaps of the ldmatrix -> MMA -> exp -> MMA chain.
   static constexpr int kMinBlocksPerSm = kDp <= 128 ? 2 : 1;
 
   static constexpr int kKTileBytes = kBlockK * kDp;                         // int8 [64][Dp]

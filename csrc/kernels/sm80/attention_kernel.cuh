@@ -211,11 +211,8 @@ __device__ __forceinline__ void online_softmax(const AttentionParams& p, RowStat
       shift[r] = usable - kPOffset;
     }
     // O only needs rescaling when some row of the warp saw a new max (alpha == 1 is exact, so
-    // skipping is bit-identical). SAGE_MMA_LAZY_RESCALE=0 (build-time experiment knob) always rescales.
-#ifndef SAGE_MMA_LAZY_RESCALE
-#define SAGE_MMA_LAZY_RESCALE 1
-#endif
-    if (!SAGE_MMA_LAZY_RESCALE || __any_sync(0xffffffffu, alpha[0] != 1.0f || alpha[1] != 1.0f)) {
+    // skipping is bit-identical).
+    if (__any_sync(0xffffffffu, alpha[0] != 1.0f || alpha[1] != 1.0f)) {
 #pragma unroll
       for (int n = 0; n < Cfg::kDimTiles; ++n) {
         st.o[sl][n][0] *= alpha[0];
