@@ -8,6 +8,8 @@ set(SAGE_SM90_SOURCES
   ${PROJECT_SOURCE_DIR}/csrc/kernels/sm90/attention_sm90_d64w3_bf16.cu
   ${PROJECT_SOURCE_DIR}/csrc/kernels/sm90/attention_sm90_d128_fp16.cu
   ${PROJECT_SOURCE_DIR}/csrc/kernels/sm90/attention_sm90_d128_bf16.cu
+  ${PROJECT_SOURCE_DIR}/csrc/kernels/sm90/attention_sm90_d256_fp16.cu
+  ${PROJECT_SOURCE_DIR}/csrc/kernels/sm90/attention_sm90_d256_bf16.cu
   # FP16 P·V mode: (head dim, q dtype, V dtype)
   ${PROJECT_SOURCE_DIR}/csrc/kernels/sm90/attention_sm90_fp16pv_d64_fp16.cu
   ${PROJECT_SOURCE_DIR}/csrc/kernels/sm90/attention_sm90_fp16pv_d64_bf16.cu

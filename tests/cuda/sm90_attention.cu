@@ -359,6 +359,11 @@ void bench(int iters, bool short_list, int only_d = 0, int only_n = 0, int only_
     for (bool causal : {false, true})
       for (int n : {1024, 2048, 4096, 16384}) shapes.push_back({64, n, causal});
   }
+  if (only_causal == 4) {  // bench-d256: head dim 256 (two work tiles per query block), both masks
+    shapes.clear();
+    for (bool causal : {false, true})
+      for (int n : {1024, 4096, 16384}) shapes.push_back({256, n, causal});
+  }
   const bool fp16_pv = only_causal == 3;
   if (fp16_pv) {  // bench-fp16: FP16-P·V mode (bf16 V), D=64 and 128 at 1k / 4k / 16k, both masks
     shapes.clear();
@@ -457,9 +462,10 @@ int main(int argc, char** argv) {
     bench(1, true, std::atoi(argv[2]), std::atoi(argv[3]), std::atoi(argv[4]));
     return 0;
   }
-  if (cmd == "bench" || cmd == "bench-short" || cmd == "bench-causal" || cmd == "bench-d64" || cmd == "bench-fp16") {
+  if (cmd == "bench" || cmd == "bench-short" || cmd == "bench-causal" || cmd == "bench-d64" || cmd == "bench-fp16" ||
+      cmd == "bench-d256") {
     bench(argc > 2 ? std::atoi(argv[2]) : 20, cmd == "bench-short" || cmd == "bench-causal", 0, 0,
-          cmd == "bench-causal" ? 1 : (cmd == "bench-d64" ? 2 : (cmd == "bench-fp16" ? 3 : -1)));
+          cmd == "bench-causal" ? 1 : (cmd == "bench-d64" ? 2 : (cmd == "bench-fp16" ? 3 : (cmd == "bench-d256" ? 4 : -1))));
     return 0;
   }
   std::mt19937 rng(1234);
@@ -486,6 +492,12 @@ int main(int argc, char** argv) {
       {"d64 q2200 k1500 gqa4 perwarp", 64, 2200, 1500, 2, 8, 2, false, fp, m2, pw, true, false, {}, {}},
       {"d64 varlen long fp32acc", 64, 0, 0, 3, 2, 2, true, bf, m1, pt, true, true, {2500, 1, 300}, {2400, 17, 450}},
       {"d128 n4096 (accuracy)", 128, 4096, 4096, 1, 2, 2, false, bf, m2, pt, false, false, {}, {}},
+      // Head dim 256: two work tiles per query block (one per half of the output columns).
+      {"d256 n1000 bf16 hnd", 256, 1000, 1000, 2, 2, 2, false, bf, m2, pt, false, false, {}, {}},
+      {"d192 q300 k1100 causal fp16 nhd gqa2", 192, 300, 1100, 2, 4, 2, true, fp, m2, pt, true, false, {}, {}},
+      {"d256 n777 causal fp32acc perwarp", 256, 777, 777, 1, 2, 1, true, bf, m1, pw, false, false, {}, {}},
+      {"d256 n1024 perblock k_bias", 256, 1024, 1024, 1, 2, 2, false, bf, m2, pb, false, false, {}, {}, true, 4.0f},
+      {"d256 varlen causal", 256, 0, 0, 3, 2, 2, true, bf, m2, pt, true, true, {700, 1, 300}, {700, 17, 450}},
   };
   int fails = 0;
   const bool small_only = cmd == "check-small";  // for compute-sanitizer: skip the long cases

@@ -150,7 +150,8 @@ bool attention_sm90_supports(const AttentionParams& p, int sm_arch) {
   if (sm_arch != 90) return false;
   if (!is_fp8(p.pv_mode) && !fp16_pv_supported(p)) return false;
   const int dp = p.head_dim_padded;
-  if (dp != 64 && dp != 128) return false;
+  // Head dim 256 (FP8 P·V only): two work tiles per query block, one per half of the output.
+  if (dp != 64 && dp != 128 && !(dp == 256 && is_fp8(p.pv_mode))) return false;
   if (p.head_dim <= 0 || p.head_dim > dp || p.head_dim % 8 != 0 || padded_head_dim(p.head_dim) != dp) return false;
   if (p.heads_q <= 0 || p.heads_kv <= 0 || p.heads_q % p.heads_kv != 0) return false;
   if (p.seq_q.varlen() != p.seq_k.varlen() || p.seq_q.batch != p.seq_k.batch) return false;
@@ -211,7 +212,7 @@ Status attention_sm90(const AttentionParams& p, void* stream) {
   k.sm_scale_log2 = p.sm_scale * kLog2e;
   const int block_m = tile_rows(p);
   k.num_m_blocks = static_cast<int>(ceil_div(p.seq_q.seqlen, block_m));
-  const int64_t tiles = static_cast<int64_t>(k.num_m_blocks) * p.heads_q * p.seq_q.batch;
+  const int64_t tiles = static_cast<int64_t>(k.num_m_blocks) * p.heads_q * p.seq_q.batch * (dp == 256 ? 2 : 1);
   if (tiles > INT32_MAX) return Status::kNotSupported;
   k.num_tiles = static_cast<int>(tiles);
   if (k.num_tiles == 0) return Status::kSuccess;
@@ -228,10 +229,12 @@ Status attention_sm90(const AttentionParams& p, void* stream) {
   }
 
   // K8 [Bk*Hkv, T, Dp] and V8 [Bk*Hkv, Dp, T], one 128-key tile per box. Rows of K are Dp bytes
-  // (64B or 128B swizzle); rows of V^T are 128 tokens = 128 bytes.
-  const CUtensorMapSwizzle k_swizzle = dp == 128 ? CU_TENSOR_MAP_SWIZZLE_128B : CU_TENSOR_MAP_SWIZZLE_64B;
-  if (!encode_3d(&a.tma_k, p.k8, dp, T, bk * p.heads_kv, dp, 128, k_swizzle)) return Status::kCudaError;
-  const bool v_encoded = fp8 ? encode_3d(&a.tma_v, p.v8, T, dp, bk * p.heads_kv, 128, dp, CU_TENSOR_MAP_SWIZZLE_128B)
+  // (64B or 128B swizzle; D=256: two boxes of 128 columns per tile); rows of V^T are 128 tokens =
+  // 128 bytes, a box holds the (at most 128) V columns of one work tile.
+  const CUtensorMapSwizzle k_swizzle = dp == 64 ? CU_TENSOR_MAP_SWIZZLE_64B : CU_TENSOR_MAP_SWIZZLE_128B;
+  const uint32_t k_box_cols = dp < 128 ? dp : 128;
+  if (!encode_3d(&a.tma_k, p.k8, dp, T, bk * p.heads_kv, k_box_cols, 128, k_swizzle)) return Status::kCudaError;
+  const bool v_encoded = fp8 ? encode_3d(&a.tma_v, p.v8, T, dp, bk * p.heads_kv, 128, k_box_cols, CU_TENSOR_MAP_SWIZZLE_128B)
                              : encode_v16(&a.tma_v, p, sm90::KernelTraits<64, sm90::PVOperand::kF16>::kVSlabColumns);
   if (!v_encoded) return Status::kCudaError;
   // Dense Q is prefetched by TMA when its strides allow (16-byte multiples, checked above for 8
@@ -271,6 +274,10 @@ Status attention_sm90(const AttentionParams& p, void* stream) {
   if (dp == 64) {
     return bf16 ? sm90::launch_attention_dispatch<64, __nv_bfloat16, 2>(a, p.causal, two_level)
                 : sm90::launch_attention_dispatch<64, __half, 2>(a, p.causal, two_level);
+  }
+  if (dp == 256) {
+    return bf16 ? sm90::launch_attention_dispatch<256, __nv_bfloat16, 2>(a, p.causal, two_level)
+                : sm90::launch_attention_dispatch<256, __half, 2>(a, p.causal, two_level);
   }
   return bf16 ? sm90::launch_attention_dispatch<128, __nv_bfloat16, 2>(a, p.causal, two_level)
               : sm90::launch_attention_dispatch<128, __half, 2>(a, p.causal, two_level);

@@ -22,13 +22,17 @@ namespace sageattention::sm90 {
 // o: the O accumulator (m64 x kHeadDim layout, kO = kHeadDim / 2 registers).
 // o_stage: nullptr, or the warpgroup's staging tile (kHeadDim / 64 boxes of 64 rows x 128 bytes,
 // 128B-swizzled as TMA reads it), which the caller then stores by TMA.
+// col0: the first output column of this work tile (head dim 256: 0 or 128); only the tile with
+// column 0 writes the LSE.
 template <typename T, int kHeadDim, int kO, class Softmax>
 __device__ __forceinline__ void epilogue_store(const KernelParams& p, const SeqInfo& seq, int b, int h, int row0,
                                                const float (&o)[kO], const Softmax& softmax, const QuantizedQ& qq,
-                                               const float* v_scale, const float* v_mean, uint8_t* o_stage) {
+                                               const float* v_scale, const float* v_mean, uint8_t* o_stage,
+                                               int col0 = 0) {
   const int c = threadIdx.x % 4;
   const int64_t o_base = (p.cu_seqlens_q != nullptr ? 0 : static_cast<int64_t>(b) * p.o_batch_stride) +
-                         static_cast<int64_t>(h) * p.o_head_stride;
+                         static_cast<int64_t>(h) * p.o_head_stride + col0;
+  const int cols = p.head_dim - col0;  // columns of this tile present in the output
   // This thread's columns 8k + 2c, 8k + 2c + 1: scale/mean loaded from shared memory once for both
   // rows and before any global store (interleaved, each load would wait behind the previous store).
   constexpr int kGroups = kHeadDim / 8;  // 8-column groups: registers 4k .. 4k + 3
@@ -70,10 +74,10 @@ __device__ __forceinline__ void epilogue_store(const KernelParams& p, const SeqI
 #pragma unroll
       for (int k = 0; k < kGroups; ++k) {
         const int col = 8 * k + 2 * c;
-        if (col < p.head_dim) *reinterpret_cast<uint32_t*>(out + col) = packed[k];
+        if (col < cols) *reinterpret_cast<uint32_t*>(out + col) = packed[k];
       }
     }
-    if (p.lse != nullptr && c == 0) {
+    if (p.lse != nullptr && c == 0 && col0 == 0) {
       float lse = -INFINITY;
       if (l > 0.0f) {
         // l = 2^offset * sum exp2(S - m): undo the P offset, then add back q . k_mean of smoothing.

@@ -75,7 +75,7 @@ __global__ void __launch_bounds__(Tr::kThreads, 1)
   const int cw = wg - 1;  // consumer warpgroup index
   const int tid = threadIdx.x % 128;
   const int warp = tid / 32, lane = tid % 32, g = lane / 4, c = lane % 4;
-  const uint32_t q8_addr = smem_addr(smem.q8 + cw * Tr::kRowsPerWarpgroup * Tr::kHeadDim);
+  const uint32_t q8_addr = smem_addr(smem.q8 + cw * Tr::kRowsPerWarpgroup * Tr::kQKDim);
   PipelineState<Tr::kStages> read;
   PipelineState<1> q_read;
   int tile_iter = 0;
@@ -88,14 +88,18 @@ __global__ void __launch_bounds__(Tr::kThreads, 1)
   }
 
   for (int tile = blockIdx.x; tile < p.num_tiles; tile += gridDim.x) {
-    const TileCoord tc = TileScheduler<kCausal>::coord(p, tile);
+    // Head dim 256: the two halves of the output columns of a query block are consecutive tiles.
+    const int half = tile % Tr::kDSplits;
+    const int col0 = half * Tr::kHeadDim;
+    const TileCoord tc = TileScheduler<kCausal>::coord(p, tile / Tr::kDSplits);
     const SeqInfo seq(p, tc.batch, tc.head);
     const int m0 = tc.m_block * Tr::kBlockM;
     if (m0 >= seq.lq) continue;
     const int n_tiles = seq.template num_kv_tiles<kCausal, Tr::kBlockM, Tr::kBlockN>(m0);
     const int row_base = m0 + cw * Tr::kRowsPerWarpgroup;
 
-    const int64_t vec_base = (static_cast<int64_t>(tc.batch) * p.heads_kv + seq.kv_head) * Tr::kHeadDim;
+    const int64_t qk_vec_base = (static_cast<int64_t>(tc.batch) * p.heads_kv + seq.kv_head) * Tr::kQKDim;
+    const int64_t vec_base = qk_vec_base + col0;  // this tile's V columns
     // V scale/mean of this tile, copied to shared memory asynchronously (no registers held across
     // the main loop); the epilogue waits for them. Double-buffered by tile parity: a fast thread may
     // stage the next tile's vectors while another still reads this tile's in its epilogue.
@@ -109,23 +113,23 @@ __global__ void __launch_bounds__(Tr::kThreads, 1)
       }
       if (p.v_mean != nullptr) cp_async_f32(vm_stage + tid, p.v_mean + vec_base + tid);
     }
-    const float* k_mean = (p.k_mean != nullptr && p.lse != nullptr) ? p.k_mean + vec_base : nullptr;
+    const float* k_mean = (p.k_mean != nullptr && p.lse != nullptr && half == 0) ? p.k_mean + qk_vec_base : nullptr;
     const T* q_rows;
     int64_t q_row_stride;
     if (p.q_via_tma) {
       mbar_wait(&smem.q_full, q_read.phase);
       q_read.advance();
-      q_rows = reinterpret_cast<const T*>(smem.q_raw) + cw * Tr::kRowsPerWarpgroup * Tr::kHeadDim;
-      q_row_stride = Tr::kHeadDim;
+      q_rows = reinterpret_cast<const T*>(smem.q_raw) + cw * Tr::kRowsPerWarpgroup * Tr::kQKDim;
+      q_row_stride = Tr::kQKDim;
     } else {
       q_rows = static_cast<const T*>(p.q) +
                (p.cu_seqlens_q != nullptr ? 0 : static_cast<int64_t>(tc.batch) * p.q_batch_stride) +
                (seq.q_row0 + row_base) * p.q_token_stride + static_cast<int64_t>(tc.head) * p.q_head_stride;
       q_row_stride = p.q_token_stride;
     }
-    const QuantizedQ qq = quantize_q_tile<T, Tr::kHeadDim, Tr::kBlockM == kQBlockRows>(
+    const QuantizedQ qq = quantize_q_tile<T, Tr::kQKDim, Tr::kBlockM == kQBlockRows>(
         q_rows, q_row_stride, p.head_dim, seq.lq - row_base, p.q_via_tma ? &smem.q_empty : nullptr,
-        smem.q8 + cw * Tr::kRowsPerWarpgroup * Tr::kHeadDim, k_mean, p.q_gran, p.sm_scale_log2, smem.block_amax, cw,
+        smem.q8 + cw * Tr::kRowsPerWarpgroup * Tr::kQKDim, k_mean, p.q_gran, p.sm_scale_log2, smem.block_amax, cw,
         tile_iter & 1);
 
     const float* ks_ptr = p.k_scale + seq.k_scale_base + (p.k_groups_per_block == 4 ? c : 0);
@@ -148,7 +152,7 @@ __global__ void __launch_bounds__(Tr::kThreads, 1)
     if (o_staged && tid == 0) bulk_wait_group_read_all();
     named_barrier_sync(static_cast<int>(NamedBarrier::kEpilogueWg0) + cw, 128);
     epilogue_store<T, Tr::kHeadDim>(p, seq, tc.batch, tc.head, row0, o, softmax, qq, vs_stage,
-                                    p.v_mean != nullptr ? vm_stage : nullptr, o_staged ? o_stage : nullptr);
+                                    p.v_mean != nullptr ? vm_stage : nullptr, o_staged ? o_stage : nullptr, col0);
     if (o_staged) store_staged_o<Tr>(&tma_o, o_stage, cw, seq.q_row0 + row_base, tc.head, tc.batch);
     ++tile_iter;
   }

@@ -14,14 +14,21 @@ inline constexpr uint32_t kE4m3OnesX4 = 0x38383838u;
 
 template <int kHeadDim_, PVOperand kPV_ = PVOperand::kE4m3, int kConsumerWarpgroups_ = 2>
 struct KernelTraits {
-  static constexpr int kHeadDim = kHeadDim_;
+  // Q·K channels (the padded head dim of the call) and the output columns one work tile produces.
+  // Head dim 256 splits the output: a work tile computes the whole Q·Kᵀ and softmax and multiplies
+  // P by one half (128 columns) of V, so the P·V accumulators stay those of D=128 (two work tiles
+  // per query block, one per half; NOTEBOOK_sm90 "Where the targets stand").
+  static constexpr int kQKDim = kHeadDim_;
+  static constexpr int kHeadDim = kHeadDim_ == 256 ? 128 : kHeadDim_;
+  static constexpr int kDSplits = kQKDim / kHeadDim;
   static constexpr PVOperand kPV = kPV_;
+  static_assert(kDSplits == 1 || kPV_ == PVOperand::kE4m3, "head dim 256: FP8 P·V only");
   // Consumer warpgroups of 64 query rows each (the wgmma M), sharing every K/V tile. Two (each
   // needs up to ~230 registers at D=128), or three in the FP8 D=64 kernel for long sequences
   // (attention_sm90.cu): that loop is bound by the softmax's issue and latency, not the tensor
   // cores, and with two warps per scheduler a third of the issue slots stay empty (ncu, 16k).
   static constexpr int kConsumerWarpgroups = kConsumerWarpgroups_;
-  static_assert(kConsumerWarpgroups == 2 || (kConsumerWarpgroups == 3 && kHeadDim == 64),
+  static_assert(kConsumerWarpgroups == 2 || (kConsumerWarpgroups == 3 && kQKDim == 64),
                 "three consumer warpgroups: D=64 only (160 registers each)");
   // Two consumer warpgroups take turns on the tensor cores (ping-pong, NamedBarrier::kMmaTurnWg0);
   // three issue freely (turns measured 3-4% slower there at 16k).
@@ -36,7 +43,8 @@ struct KernelTraits {
 #ifdef SAGE_SM90_STAGES
   static constexpr int kStages = SAGE_SM90_STAGES;
 #else
-  static constexpr int kStages = kHeadDim == 64 ? 4 : 3;
+  // Head dim 256: two stages (32 KB K tiles and a 64 KB raw Q tile leave no room for a third).
+  static constexpr int kStages = kQKDim == 64 ? 4 : (kQKDim == 256 ? 2 : 3);
 #endif
   // Consumer warpgroups take turns on the softmax (see NamedBarrier::kSoftmaxTurnWg0). At D=128 a
   // warpgroup's exp stream runs faster with the schedulers to itself (+5% measured, v5); at D=64
@@ -80,13 +88,21 @@ struct KernelTraits {
                     65536 / kThreads / 8 * 8 * kThreads,
                 "register split exceeds the CTA's launch allocation");
 
-  // Swizzle width of K-major int8 tiles (Q8, K): one row of head_dim bytes.
-  static constexpr int kQKSwizzle = kHeadDim;  // 64 or 128
+  // Swizzle width of K-major int8 tiles (Q8, K): one row of head_dim bytes, at most 128 (the widest
+  // TMA swizzle). Head dim 256 stores them as two slabs of 128 columns (kQKSlabs).
+  static constexpr int kQKSwizzle = kQKDim < 128 ? kQKDim : 128;  // 64 or 128
+  static constexpr int kQKSlabs = kQKDim / kQKSwizzle;
+  static constexpr int kQ8SlabBytes = kRowsPerWarpgroup * kQKSwizzle;  // one consumer warpgroup's rows
+  static constexpr int kKSlabBytes = kBlockN * kQKSwizzle;
+  // Byte offset of Q·K k-step ks (32 channels) in a slabbed tile whose slabs are slab_bytes apart.
+  static constexpr int qk_step_offset(int ks, int slab_bytes) {
+    return ks / (kQKSwizzle / 32) * slab_bytes + ks % (kQKSwizzle / 32) * 32;
+  }
   static constexpr int kVSwizzle = 128;         // kBlockN fp8 bytes per row of V^T
 
-  static constexpr int kQ8Bytes = kBlockM * kHeadDim;
-  static constexpr int kQRawBytes = kBlockM * kHeadDim * 2;  // fp16/bf16 tile loaded by TMA
-  static constexpr int kKTileBytes = kBlockN * kHeadDim;
+  static constexpr int kQ8Bytes = kBlockM * kQKDim;
+  static constexpr int kQRawBytes = kBlockM * kQKDim * 2;  // fp16/bf16 tile loaded by TMA
+  static constexpr int kKTileBytes = kBlockN * kQKDim;
   static constexpr int kVElemBytes = kPV == PVOperand::kE4m3 ? 1 : 2;
   static constexpr int kVTileBytes = kHeadDim * kBlockN * kVElemBytes;  // what TMA lands per stage
   // FP8 modes: each V^T stage is followed by 8 rows of e4m3 ones, so the P·V wgmma (N = D + 8)
@@ -104,7 +120,7 @@ struct KernelTraits {
   // Measured (v12, kernel-only): causal +4-6% at 1k-8k, non-causal 1k +1%, 16k unchanged; at D=64
   // -1 to -3% (a short epilogue, where the extra barrier costs more than the stores). The 16-bit-V
   // kernel at D=128 has no room for it (V stages twice as large). Varlen calls store directly.
-  static constexpr bool kStageO = kHeadDim == 128 && kPV == PVOperand::kE4m3;
+  static constexpr bool kStageO = kQKDim == 128 && kPV == PVOperand::kE4m3;
   static constexpr int kOBoxColumns = 64;  // 128 bytes of fp16/bf16, the 128B swizzle width
   static constexpr int kOStageBytes = kRowsPerWarpgroup * kHeadDim * 2;
 

@@ -24,7 +24,8 @@ __device__ __forceinline__ void producer_loop(const KernelParams& p, const void*
   PipelineState<Tr::kStages> write;
   PipelineState<1> q_write;
   for (int tile = blockIdx.x; tile < p.num_tiles; tile += gridDim.x) {
-    const TileCoord tc = TileScheduler<kCausal>::coord(p, tile);
+    const int col0 = tile % Tr::kDSplits * Tr::kHeadDim;  // V columns of this tile (kernel.h)
+    const TileCoord tc = TileScheduler<kCausal>::coord(p, tile / Tr::kDSplits);
     const SeqInfo seq(p, tc.batch, tc.head);
     const int m0 = tc.m_block * Tr::kBlockM;
     if (m0 >= seq.lq) continue;
@@ -42,10 +43,14 @@ __device__ __forceinline__ void producer_loop(const KernelParams& p, const void*
       mbar_wait(&smem.kv_empty[write.index], write.phase ^ 1u);
       const int token = static_cast<int>(seq.k_tok0) + j * Tr::kBlockN;
       mbar_arrive_expect_tx(&smem.k_full[write.index], Tr::kKTileBytes);
-      tma_load_3d(smem.k[write.index], tma_k, &smem.k_full[write.index], 0, token, seq.kv_slice);
+#pragma unroll
+      for (int slab = 0; slab < Tr::kQKSlabs; ++slab) {
+        tma_load_3d(smem.k[write.index] + slab * Tr::kKSlabBytes, tma_k, &smem.k_full[write.index],
+                    slab * Tr::kQKSwizzle, token, seq.kv_slice);
+      }
       mbar_arrive_expect_tx(&smem.v_full[write.index], Tr::kVTileBytes);
       if constexpr (Tr::kPV == PVOperand::kE4m3) {
-        tma_load_3d(smem.v[write.index], tma_v, &smem.v_full[write.index], token, 0, seq.kv_slice);
+        tma_load_3d(smem.v[write.index], tma_v, &smem.v_full[write.index], token, col0, seq.kv_slice);
       } else {
         // Raw V [batch, tokens, heads, D], one box per 64-column slab; keys past the sequence
         // (zero-filled past the tensor) meet P = 0.
@@ -76,7 +81,7 @@ struct ConsumerMainloop {
   static constexpr int kO = Tr::kOAccRegs;    // 32 or 64: O columns
   static constexpr int kPV = Tr::kPVAccRegs;  // kO + 4: a fresh product's O columns and two row sums
   static constexpr int kPVSteps = Tr::kBlockN / 32;
-  static constexpr int kQKSteps = Tr::kHeadDim / 32;
+  static constexpr int kQKSteps = Tr::kQKDim / 32;
   // Two-level mode with O parked in shared memory between merges (kernel_traits.h).
   static constexpr bool kParkO = kTwoLevel && Tr::kParkO;
 
@@ -85,7 +90,8 @@ struct ConsumerMainloop {
   __device__ __forceinline__ static void issue_qk(int32_t (&acc)[kN], uint64_t q_desc, uint64_t k_desc) {
 #pragma unroll
     for (int ks = 0; ks < kQKSteps; ++ks) {
-      wgmma_s8_ss_n128(acc, smem_desc_advance(q_desc, 32 * ks), smem_desc_advance(k_desc, 32 * ks), ks > 0);
+      wgmma_s8_ss_n128(acc, smem_desc_advance(q_desc, Tr::qk_step_offset(ks, Tr::kQ8SlabBytes)),
+                       smem_desc_advance(k_desc, Tr::qk_step_offset(ks, Tr::kKSlabBytes)), ks > 0);
     }
   }
   // P·V into o: kPV registers (with the ones columns: row sums) or kO (O columns only).

@@ -35,7 +35,8 @@ struct ConsumerMainloopFp16PV {
   static constexpr int kN = Tr::kSAccRegs;   // 64
   static constexpr int kO = Tr::kOAccRegs;   // 32 or 64
   static constexpr int kPVSteps = Tr::kBlockN / 16;
-  static constexpr int kQKSteps = Tr::kHeadDim / 32;
+  static constexpr int kQKSteps = Tr::kQKDim / 32;
+  static_assert(Tr::kQKSlabs == 1, "16-bit P·V: head dim <= 128");
   static constexpr uint32_t kPVStepBytes = 16 * 128;  // 16 token rows of every slab
 
   __device__ __forceinline__ static void issue_qk(int32_t (&acc)[kN], uint32_t q8_addr, uint32_t k_addr) {

@@ -38,6 +38,15 @@ __device__ __forceinline__ int swizzled_offset(int row, int col_byte) {
   return logical ^ (((logical >> 7) & kMask) << 4);
 }
 
+// Byte offset of (row, byte column) in one consumer warpgroup's 64-row Q8 tile of kQKDim columns:
+// slabs of 64 rows x kSwizzle bytes (one slab up to 128 columns, two at 256), each swizzled as TMA
+// and wgmma expect.
+template <int kQKDim>
+__device__ __forceinline__ int q8_offset(int row, int col_byte) {
+  constexpr int kSwizzle = kQKDim < 128 ? kQKDim : 128;
+  return col_byte / kSwizzle * (64 * kSwizzle) + swizzled_offset<kSwizzle>(row, col_byte % kSwizzle);
+}
+
 struct QuantizedQ {
   float scale_log2;   // int8 scale * sm_scale * log2(e): multiplies the int32 scores
   float kmean_dot[2]; // q . k_mean of rows g, g + 8 (LSE correction), 0 when not needed
@@ -138,7 +147,7 @@ __device__ __forceinline__ QuantizedQ quantize_q_tile(const T* q_rows, int64_t r
         w[h] = v;
       }
       const int chunk = c + 4 * i;
-      *reinterpret_cast<uint2*>(q8_wg + swizzled_offset<kHeadDim>(rows[r], chunk * 8)) = make_uint2(w[0], w[1]);
+      *reinterpret_cast<uint2*>(q8_wg + q8_offset<kHeadDim>(rows[r], chunk * 8)) = make_uint2(w[0], w[1]);
     }
   }
   // Generic-proxy stores -> visible to this warpgroup's wgmma (async proxy).
