@@ -43,8 +43,7 @@ struct KernelTraits {
 #ifdef SAGE_SM90_STAGES
   static constexpr int kStages = SAGE_SM90_STAGES;
 #else
-  // Head dim 256: two stages (32 KB K tiles and a 64 KB raw Q tile leave no room for a third).
-  static constexpr int kStages = kQKDim == 64 ? 4 : (kQKDim == 256 ? 2 : 3);
+  static constexpr int kStages = kQKDim == 64 ? 4 : 3;
 #endif
   // Consumer warpgroups take turns on the softmax (see NamedBarrier::kSoftmaxTurnWg0). At D=128 a
   // warpgroup's exp stream runs faster with the schedulers to itself (+5% measured, v5); at D=64
@@ -101,7 +100,11 @@ struct KernelTraits {
   static constexpr int kVSwizzle = 128;         // kBlockN fp8 bytes per row of V^T
 
   static constexpr int kQ8Bytes = kBlockM * kQKDim;
-  static constexpr int kQRawBytes = kBlockM * kQKDim * 2;  // fp16/bf16 tile loaded by TMA
+  // Raw Q prefetched by TMA (dense inputs) up to head dim 128. At 256 the 64 KB tile would leave
+  // room for two K/V stages only, so the consumers read Q from global memory as for varlen inputs
+  // and the ring keeps three stages.
+  static constexpr bool kQViaTma = kQKDim <= 128;
+  static constexpr int kQRawBytes = kQViaTma ? kBlockM * kQKDim * 2 : 16;  // fp16/bf16 tile loaded by TMA
   static constexpr int kKTileBytes = kBlockN * kQKDim;
   static constexpr int kVElemBytes = kPV == PVOperand::kE4m3 ? 1 : 2;
   static constexpr int kVTileBytes = kHeadDim * kBlockN * kVElemBytes;  // what TMA lands per stage

@@ -32,7 +32,7 @@ __device__ __forceinline__ void producer_loop(const KernelParams& p, const void*
     const int n_tiles = seq.template num_kv_tiles<kCausal, Tr::kBlockM, Tr::kBlockN>(m0);
     // Raw Q rows [m0, m0 + 128) of this (sequence, head); rows past the tensor are zero-filled,
     // rows of the next varlen sequence are ignored by the consumers.
-    if (p.q_via_tma) {
+    if (Tr::kQViaTma && p.q_via_tma) {
       mbar_wait(&smem.q_empty, q_write.phase ^ 1u);
       mbar_arrive_expect_tx(&smem.q_full, Tr::kQRawBytes);
       tma_load_4d(smem.q_raw, tma_q, &smem.q_full, 0, m0, tc.head, tc.batch);
