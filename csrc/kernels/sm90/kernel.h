@@ -116,8 +116,7 @@ __global__ void __launch_bounds__(Tr::kThreads, 1)
     const float* k_mean = (p.k_mean != nullptr && p.lse != nullptr && half == 0) ? p.k_mean + qk_vec_base : nullptr;
     const T* q_rows;
     int64_t q_row_stride;
-    const bool q_via_tma = Tr::kQViaTma && p.q_via_tma;
-    if (q_via_tma) {
+    if (Tr::kQViaTma && p.q_via_tma) {
       mbar_wait(&smem.q_full, q_read.phase);
       q_read.advance();
       q_rows = reinterpret_cast<const T*>(smem.q_raw) + cw * Tr::kRowsPerWarpgroup * Tr::kQKDim;
@@ -129,7 +128,7 @@ __global__ void __launch_bounds__(Tr::kThreads, 1)
       q_row_stride = p.q_token_stride;
     }
     const QuantizedQ qq = quantize_q_tile<T, Tr::kQKDim, Tr::kBlockM == kQBlockRows>(
-        q_rows, q_row_stride, p.head_dim, seq.lq - row_base, q_via_tma ? &smem.q_empty : nullptr,
+        q_rows, q_row_stride, p.head_dim, seq.lq - row_base, Tr::kQViaTma && p.q_via_tma ? &smem.q_empty : nullptr,
         smem.q8 + cw * Tr::kRowsPerWarpgroup * Tr::kQKDim, k_mean, p.q_gran, p.sm_scale_log2, smem.block_amax, cw,
         tile_iter & 1);
 
