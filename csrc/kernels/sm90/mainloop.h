@@ -117,14 +117,6 @@ struct ConsumerMainloop {
   // Row r's sum of the e4m3 P of a P·V product: accumulator registers kO + 2r, kO + 2r + 1 hold
   // two of the (equal) ones columns of that row.
   __device__ __forceinline__ static float pv_row_sum(const float (&acc)[kPV], int r) { return acc[kO + 2 * r]; }
-  // Zero that depends on every packed P register (P >= 0, so no sign bit is set): ties an instruction
-  // to the end of the exp stream by data.
-  __device__ __forceinline__ static int zero_after(const uint32_t (&a)[kPVSteps][4]) {
-    uint32_t bits = 0;
-#pragma unroll
-    for (int ks = 0; ks < kPVSteps; ++ks) bits |= a[ks][0] | a[ks][1] | a[ks][2] | a[ks][3];
-    return static_cast<int>(bits >> 31);
-  }
 
   // Single-level accumulation: O *= exp2(m_old - m_new) before the next P·V accumulates into it.
   // Skipped when no row of the warp raised its max (alpha == 1), the common case once a row has
@@ -195,22 +187,9 @@ struct ConsumerMainloop {
     auto pass_turn = [&] {
       if constexpr (Tr::kMmaTurns) named_barrier_arrive(static_cast<int>(NamedBarrier::kMmaTurnWg0) + (1 - cw), 256);
     };
-    // Softmax turns (Tr::kSoftmaxTurns). The exp stream is tied to the barriers by data, not by
-    // position (ptxas moves register-only arithmetic freely across bar.sync/bar.arrive): the scale is
-    // multiplied by a token loaded after the wait, and the arrive's barrier id depends on the
-    // packed P.
+    // Softmax turns (Tr::kSoftmaxTurns, pipeline.h): the score scale is multiplied by the token.
+    const SoftmaxTurns<Tr::kSoftmaxTurns> softmax_turns{&smem.softmax_turn_token, cw};
     float turn_token = 1.0f;
-    auto wait_softmax_turn = [&] {
-      if constexpr (Tr::kSoftmaxTurns) {
-        named_barrier_sync(static_cast<int>(NamedBarrier::kSoftmaxTurnWg0) + cw, 256);
-        turn_token = ld_shared_volatile(&smem.softmax_turn_token);
-      }
-    };
-    auto pass_softmax_turn = [&](const uint32_t (&packed_p)[kPVSteps][4]) {
-      if constexpr (Tr::kSoftmaxTurns) {
-        named_barrier_arrive(static_cast<int>(NamedBarrier::kSoftmaxTurnWg0) + (1 - cw) + zero_after(packed_p), 256);
-      }
-    };
 
     const uint64_t q_desc = make_smem_desc(q8_addr, Tr::kQKSwizzle);
     const uint64_t k_desc0 = make_smem_desc(smem_addr(smem.k[0]), Tr::kQKSwizzle);
@@ -256,14 +235,14 @@ struct ConsumerMainloop {
     pass_turn();
     wgmma_wait<0>();
     reg_fence(acc);
-    wait_softmax_turn();
+    turn_token = softmax_turns.wait();
     if (tile_needs_mask(0)) {
       softmax_tile(0, ks, std::true_type{});
     } else {
       softmax_tile(0, ks, std::false_type{});
     }
     pack_p_fp8(pf, pa);
-    pass_softmax_turn(pa);
+    softmax_turns.pass(pa);
     read.advance();
 
     float o_fresh[kTwoLevel ? kPV : 1];
@@ -303,11 +282,11 @@ struct ConsumerMainloop {
       [[maybe_unused]] const float alpha_prev[2] = {alpha[0], alpha[1]};
       wgmma_wait<1>();  // S(j) ready; P·V(j-1) may still run
       reg_fence(acc);
-      wait_softmax_turn();
+      turn_token = softmax_turns.wait();
       softmax_tile(j, ks, mask_tag);
       wgmma_wait<0>();  // P·V(j-1) done (long since, as a rule): its slot and the P registers are free
       pack_p_fp8(pf, pa);
-      pass_softmax_turn(pa);
+      softmax_turns.pass(pa);
       if constexpr (kTwoLevel) {
         reg_fence(o_fresh);
         if (closes_fresh(j - 1)) {

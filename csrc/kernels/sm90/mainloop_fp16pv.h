@@ -84,24 +84,9 @@ struct ConsumerMainloopFp16PV {
     auto pass_turn = [&] {
       if constexpr (Tr::kMmaTurns) named_barrier_arrive(static_cast<int>(NamedBarrier::kMmaTurnWg0) + (1 - cw), 256);
     };
-    // Softmax turns (Tr::kSoftmaxTurns), as in the FP8 loop: the scale is multiplied by a token
-    // loaded after the wait and the arrive's barrier id depends on the packed P, so ptxas cannot
-    // move the exp stream across either barrier.
+    // Softmax turns (Tr::kSoftmaxTurns, pipeline.h): the score scale is multiplied by the token.
+    const SoftmaxTurns<Tr::kSoftmaxTurns> softmax_turns{&smem.softmax_turn_token, cw};
     float turn_token = 1.0f;
-    auto wait_softmax_turn = [&] {
-      if constexpr (Tr::kSoftmaxTurns) {
-        named_barrier_sync(static_cast<int>(NamedBarrier::kSoftmaxTurnWg0) + cw, 256);
-        turn_token = ld_shared_volatile(&smem.softmax_turn_token);
-      }
-    };
-    auto pass_softmax_turn = [&](const uint32_t (&packed_p)[kPVSteps][4]) {
-      if constexpr (Tr::kSoftmaxTurns) {
-        uint32_t bits = 0;  // P >= 0: no sign bit is set, so this is 0, computed from every P register
-#pragma unroll
-        for (int ks = 0; ks < kPVSteps; ++ks) bits |= packed_p[ks][0] | packed_p[ks][1] | packed_p[ks][2] | packed_p[ks][3];
-        named_barrier_arrive(static_cast<int>(NamedBarrier::kSoftmaxTurnWg0) + (1 - cw) + static_cast<int>(bits >> 31), 256);
-      }
-    };
 
     int32_t acc[kN];
     float pf[kN];
@@ -139,14 +124,14 @@ struct ConsumerMainloopFp16PV {
     pass_turn();
     wgmma_wait<0>();
     reg_fence(acc);
-    wait_softmax_turn();
+    turn_token = softmax_turns.wait();
     if (tile_needs_mask(0)) {
       softmax_tile(0, ks, std::true_type{});
     } else {
       softmax_tile(0, ks, std::false_type{});
     }
     pack_p_16bit<PType>(pf, pa);
-    pass_softmax_turn(pa);
+    softmax_turns.pass(pa);
     read.advance();
 
     // Masked tiles are always the last ones, so the loop is split in an unmasked and a masked run:
@@ -168,14 +153,14 @@ struct ConsumerMainloopFp16PV {
       pass_turn();
       wgmma_wait<1>();  // S(j) ready; P·V(j-1) may still run
       reg_fence(acc);
-      wait_softmax_turn();
+      turn_token = softmax_turns.wait();
       softmax_tile(j, ks, mask_tag);
       wgmma_wait<0>();  // P·V(j-1) done: its slot and the P registers are free
       reg_fence(o);
       if (lane == 0) mbar_arrive(&smem.kv_empty[pv_read.index]);
       pv_read.advance();
       pack_p_16bit<PType>(pf, pa);
-      pass_softmax_turn(pa);
+      softmax_turns.pass(pa);
       read.advance();
     };
     int first_masked = 1;

@@ -3,6 +3,8 @@
 
 #include <cstdint>
 
+#include "kernels/sm90/ptx.h"
+
 namespace sageattention::sm90 {
 
 // Position in a ring of kStages mbarrier-guarded buffers. `phase` is the parity of the current lap;
@@ -32,6 +34,35 @@ enum class NamedBarrier : int {
   // schedulers and the MUFU to itself while the other waits for its scores or issues GEMMs.
   kSoftmaxTurnWg0 = 11,
   kSoftmaxTurnWg1 = 12,
+};
+
+// Softmax turns of two consumer warpgroups (kernel_traits.h kSoftmaxTurns): warpgroup cw waits on
+// kSoftmaxTurnWg0 + cw before its exp stream and then signals the other's. The stream is tied to the
+// barriers by data, not by position (ptxas moves register-only arithmetic freely across
+// bar.sync/bar.arrive): wait() returns a token (1.0f) loaded after the barrier, which the caller
+// multiplies into its score scale, and pass() computes its barrier id from every packed P register.
+// Disabled, wait() returns 1 and neither touches a barrier.
+template <bool kEnabled>
+struct SoftmaxTurns {
+  const float* token;  // shared memory, 1.0f
+  int cw;              // this consumer warpgroup (0 or 1)
+
+  __device__ __forceinline__ float wait() const {
+    if constexpr (kEnabled) {
+      named_barrier_sync(static_cast<int>(NamedBarrier::kSoftmaxTurnWg0) + cw, 256);
+      return ld_shared_volatile(token);
+    }
+    return 1.0f;
+  }
+  template <int kSteps>
+  __device__ __forceinline__ void pass(const uint32_t (&packed_p)[kSteps][4]) const {
+    if constexpr (kEnabled) {
+      uint32_t bits = 0;  // P >= 0: no sign bit is set, so bits >> 31 is 0, computed from every P register
+#pragma unroll
+      for (int ks = 0; ks < kSteps; ++ks) bits |= packed_p[ks][0] | packed_p[ks][1] | packed_p[ks][2] | packed_p[ks][3];
+      named_barrier_arrive(static_cast<int>(NamedBarrier::kSoftmaxTurnWg0) + (1 - cw) + static_cast<int>(bits >> 31), 256);
+    }
+  }
 };
 
 }  // namespace sageattention::sm90
