@@ -1,5 +1,6 @@
 """A small GPU workload for compute-sanitizer (memcheck, racecheck, synccheck): every kernel once,
-with odd lengths, causal, GQA, varlen and LSE. Run: compute-sanitizer python3 sanitizer_suite.py"""
+with odd lengths, causal, GQA, varlen and LSE, and head dim 256 on Hopper.
+Run: compute-sanitizer python3 sanitizer_suite.py"""
 
 import functools
 
@@ -34,6 +35,12 @@ def main():
     for fn in calls:
         for causal in (False, True):
             o, lse = fn(q, k, v, is_causal=causal, return_lse=True)
+            assert torch.isfinite(o).all()
+    if sm == 90:  # head dim 256: two work tiles per query block, one per half of the output columns
+        q2, k2, v2 = (torch.randn(1, h, n, 256, generator=g).to(dev, torch.bfloat16)
+                      for h, n in ((4, 130), (2, 77), (2, 77)))
+        for causal in (False, True):
+            o, lse = sa.sageattn_qk_int8_pv_fp8_cuda_sm90(q2, k2, v2, is_causal=causal, return_lse=True)
             assert torch.isfinite(o).all()
     cu_q = torch.tensor([0, 3, 70], dtype=torch.int32, device=dev)
     cu_k = torch.tensor([0, 50, 77], dtype=torch.int32, device=dev)
