@@ -63,6 +63,25 @@ target_include_directories(sageattention_ops PRIVATE ${PROJECT_SOURCE_DIR}/csrc/
 # Only the libraries that hold the ATen/c10/dispatcher symbols we use; torch_python is not needed.
 target_link_libraries(sageattention_ops PRIVATE sage_core ${TORCH_LIBRARIES})
 target_compile_options(sageattention_ops PRIVATE ${TORCH_CXX_FLAGS})
+# The extension must share torch's C++ runtime (libstdc++.so.6). A toolchain whose lib directory holds
+# only libstdc++.a links a private copy into the .so, with its own locale and iostream state: the
+# first error message formatted in it (any TORCH_CHECK) then crashes the process. Such a toolchain
+# gets the system's shared libstdc++ named first on the link line, so every reference binds to it.
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND NOT APPLE AND NOT WIN32)
+  execute_process(COMMAND ${CMAKE_CXX_COMPILER} -print-file-name=libstdc++.so
+                  OUTPUT_VARIABLE _sage_libstdcxx OUTPUT_STRIP_TRAILING_WHITESPACE)
+  if(NOT IS_ABSOLUTE "${_sage_libstdcxx}")
+    find_library(SAGE_SHARED_LIBSTDCXX NAMES libstdc++.so.6
+                 PATHS /usr/lib64 /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE} /usr/lib /lib64)
+    if(NOT SAGE_SHARED_LIBSTDCXX)
+      message(FATAL_ERROR "sageattention: ${CMAKE_CXX_COMPILER} has no shared libstdc++ and none was found "
+                          "(set SAGE_SHARED_LIBSTDCXX to libstdc++.so.6, or use a compiler that links it)")
+    endif()
+    message(STATUS "sageattention: ${CMAKE_CXX_COMPILER} only has a static libstdc++; "
+                   "linking ${SAGE_SHARED_LIBSTDCXX} (torch's runtime)")
+    target_link_libraries(sageattention_ops PRIVATE ${SAGE_SHARED_LIBSTDCXX})
+  endif()
+endif()
 set_target_properties(sageattention_ops PROPERTIES PREFIX "" OUTPUT_NAME "_sageattention_ops")
 if(NOT APPLE AND NOT WIN32)
   # Find libtorch/libc10 next to the installed torch package, never via a build path.

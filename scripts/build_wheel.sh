@@ -165,6 +165,20 @@ if [ "$(uname -s)" = Linux ] && [ "$REPAIR" != 0 ]; then
   fi
 fi
 
+# The extension must use torch's C++ runtime, not carry a copy of its own (cmake/SageTorch.cmake):
+# a private libstdc++ crashes on the first error message it formats.
+if [ "$(uname -s)" = Linux ] && command -v readelf >/dev/null 2>&1; then
+  SO_DIR="$RAW/so-check"
+  "$PY" -c 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); [z.extract(n, sys.argv[2]) for n in z.namelist() if n.endswith(".so")]' "$WHEEL" "$SO_DIR"
+  for so in "$SO_DIR"/sageattention/_sageattention_ops*.so; do
+    [ -f "$so" ] || continue
+    readelf -d "$so" | grep -q 'NEEDED.*libstdc++' || die "$(basename "$so") does not load libstdc++.so: the compiler linked its own copy"
+    if readelf -W --dyn-syms "$so" | awk '$7 != "UND"' | grep -q '_ZNSt8ios_base4InitC[12]Ev'; then
+      die "$(basename "$so") defines libstdc++'s iostream runtime itself (a static libstdc++ was linked)"
+    fi
+  done
+fi
+
 NAME=$(basename "$WHEEL")
 cp -f "$WHEEL" "$OUT_DIR/$NAME"
 SIZE=$(wc -c <"$OUT_DIR/$NAME" | tr -d ' ')

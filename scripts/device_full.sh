@@ -27,6 +27,9 @@ timeout ${TEST_TIMEOUT:-330} python3 -m pytest tests/python -q -p no:cacheprovid
   --junitxml="$OUT/gpu_tests.xml" > "$OUT/gpu_tests.log" 2>&1
 stamp "tests rc=$? $(tail -1 "$OUT/gpu_tests.log")"
 grep -E "^(FAILED|ERROR)" "$OUT/gpu_tests.log" | head -30
+# The argument checks through the installed wheel (CPU tensors): its error path, not only its kernels.
+timeout 120 python3 -m pytest tests/python/test_bad_inputs.py -q -p no:cacheprovider > "$OUT/bad_inputs.log" 2>&1
+stamp "bad-input tests rc=$? $(tail -1 "$OUT/bad_inputs.log")"
 
 if [ -n "${BENCH_ARGS+x}" ] || [ "${RUN_BENCH:-1}" = 1 ]; then
   stamp "benchmark"

@@ -58,6 +58,20 @@ def run(name, *args, **kwargs):
     return fn(*args, **kwargs)
 
 
+# LSE of the FP8 P·V Hopper kernel vs the CPU reference (both sum the e4m3-rounded P, scaled so the
+# row max is 448). Where the kernel's ex2.approx and the reference land on opposite sides of an e4m3
+# rounding boundary, one P differs by one code: 32 for a P in [256, 448), in a row whose sum is then
+# at least 448 + 256, so one such flip moves the LSE by up to log(1 + 32 / 704) = 0.0445 (measured
+# over 600 seeds, session 7: max 0.019, mean 1.6e-3). A lost key tile moves the mean.
+FP8_LSE_MAX, FP8_LSE_MEAN = 0.05, 3e-3
+
+
+def assert_fp8_lse_close(lse_gpu, lse_cpu):
+    err = (lse_gpu.cpu() - lse_cpu).abs()
+    assert err.max().item() <= FP8_LSE_MAX and err.mean().item() <= FP8_LSE_MEAN, (
+        f"LSE error max {err.max().item():.3e} mean {err.mean().item():.3e}")
+
+
 @pytest.mark.parametrize("name", sorted(KERNELS))
 @pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("d", [64, 128])
@@ -169,14 +183,11 @@ def test_kernel_matches_cpu_reference(name, gran, causal, dtype, gen):
     # rounding flips they cause): far below a one-key or one-tile mistake.
     err_o = rel_l1(o_gpu, o_cpu)
     assert err_o <= {"fp16_sm90": 5e-4, "fp16_mma": 0.002}.get(name, 0.01), f"O vs reference rel-L1 {err_o:.3e}"
-    lse_err = (lse_gpu.cpu() - lse_cpu).abs()
-    detail = f"LSE error max {lse_err.max().item():.3e} mean {lse_err.mean().item():.3e}"
     if name == "fp8_sm90":
-        # Row sums from the FP8 P·V wgmma (ones columns after V): each k32 group is added with ~13
-        # significant bits relative to its largest P, so a row's sum may be off by up to ~1%.
-        assert lse_err.max().item() <= 1.5e-2 and lse_err.mean().item() <= 3e-3, detail
+        assert_fp8_lse_close(lse_gpu, lse_cpu)
     else:
-        assert lse_err.max().item() <= 1e-3, detail
+        lse_err = (lse_gpu.cpu() - lse_cpu).abs()
+        assert lse_err.max().item() <= 1e-3, f"LSE error max {lse_err.max().item():.3e}"
 
 
 @pytest.mark.parametrize("d", [192, 256])
@@ -198,9 +209,7 @@ def test_d256_hopper_kernel_matches_cpu_reference(d, gran, causal, pv_mode, gen)
     o_cpu, lse_cpu = ops.attention(*(cpu(x) for x in (q, k8, ks, km, v8, vs, vm)), None, *args)
     err_o = rel_l1(o_gpu, o_cpu)
     assert err_o <= 0.01, f"O vs reference rel-L1 {err_o:.3e}"
-    lse_err = (lse_gpu.cpu() - lse_cpu).abs()
-    assert lse_err.max().item() <= 1.5e-2 and lse_err.mean().item() <= 3e-3, (
-        f"LSE error max {lse_err.max().item():.3e} mean {lse_err.mean().item():.3e}")
+    assert_fp8_lse_close(lse_gpu, lse_cpu)
     ref, _ = reference_attention(q, k, v, is_causal=causal)
     assert rel_l1(o_gpu, ref) <= 0.05
 
@@ -227,13 +236,12 @@ def test_d64_long_sequences_match_cpu_reference(mode, gran, causal, gen):
     o_gpu, lse_gpu = ops.attention(q, k8, ks, km, *vargs, *args)
     cpu = lambda x: None if x is None else x.cpu()  # noqa: E731
     o_cpu, lse_cpu = ops.attention(*(cpu(x) for x in (q, k8, ks, km, *vargs)), *args)
-    lse_err = (lse_gpu.cpu() - lse_cpu).abs()
     if mode == "fp8":
         assert rel_l1(o_gpu, o_cpu) <= 0.01
-        assert lse_err.max().item() <= 1.5e-2 and lse_err.mean().item() <= 3e-3
+        assert_fp8_lse_close(lse_gpu, lse_cpu)
     else:
         assert rel_l1(o_gpu, o_cpu) <= 5e-4
-        assert lse_err.max().item() <= 1e-3
+        assert (lse_gpu.cpu() - lse_cpu).abs().max().item() <= 1e-3
 
 
 @pytest.mark.parametrize("gran", [0, 1, 2])
@@ -362,6 +370,21 @@ def test_varlen_matches_dense_calls(causal, gen):
 def sm90_only():
     if arch() != 90:
         pytest.skip("the Hopper kernel needs sm_90")
+
+
+def test_argument_errors_on_cuda_tensors_raise():
+    """Errors found in the C++ op on CUDA tensors come back as RuntimeError with their message (a
+    wheel linked with its own libstdc++ crashed on the first one instead)."""
+    q = torch.randn(1, 2, 128, 128, device=DEV, dtype=torch.bfloat16)
+    with pytest.raises(RuntimeError, match="qk_quant_gran"):
+        ops.sageattn(q, q, q, None, None, 128, 128, 0, 7, 0, False, 0.1, True, False, False, 0)
+    with pytest.raises(RuntimeError, match="pv_mode"):
+        ops.sageattn(q, q, q, None, None, 128, 128, 0, 2, 9, False, 0.1, True, False, False, 0)
+    if arch() == 90:  # FP16 P·V at head dim 256 has no Hopper instantiation: asked for, it is refused
+        q = torch.randn(1, 2, 128, 256, device=DEV, dtype=torch.bfloat16)
+        with pytest.raises(RuntimeError, match="cannot run this call"):
+            ops.sageattn(q, q, q, None, None, 128, 128, 0, 2, PV_FP16_FP32, False, 0.06, True, False, False,
+                         KERNEL_SM90)
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
