@@ -419,14 +419,18 @@ def test_fp16_sm90_whole_op_matches_cpu(dtype, smooth_v, causal, gen):
     o_gpu, lse_gpu = ops.sageattn(q, k, v, *args)
     o_cpu, lse_cpu = ops.sageattn(q.cpu(), k.cpu(), v.cpu(), *args)
     # The K mean's last float bit can differ (summation order), so a rare K code differs by one unit.
-    # One code moves a score, and so the row's LSE, by at most sm_scale * q_scale * k_scale * 127;
-    # every other row agrees to fp32 accumulation order.
+    # One code moves a score, and so the LSE of every row that sees the key, by at most
+    # sm_scale * q_scale * k_scale * 127 times that key's weight; the rows of heads whose K codes
+    # all agree match to fp32 accumulation order.
     assert rel_l1(o_gpu, o_cpu) <= 1e-3
-    lse_diff = (lse_gpu.cpu() - lse_cpu).abs().flatten()
+    lse_diff = (lse_gpu.cpu() - lse_cpu).abs()
     k_centered = k.float() - k.float().mean(dim=2, keepdim=True)
     one_code = 0.1 * (q.float().abs().max() / 127) * (k_centered.abs().max() / 127) * 127
     assert lse_diff.max().item() <= 2 * one_code.item()
-    assert lse_diff.quantile(0.99).item() <= 1e-4
+    k8_gpu, k8_cpu = ops.quant_k(k, None, 555, 0, 2, True)[0].cpu(), ops.quant_k(k.cpu(), None, 555, 0, 2, True)[0]
+    same_codes = (k8_gpu == k8_cpu).flatten(2).all(-1).repeat_interleave(2, dim=1)  # [batch, q head]
+    if same_codes.any():  # (about 1% of seeds flip a code in every head)
+        assert lse_diff[same_codes].quantile(0.99).item() <= 1e-4
 
 
 @pytest.mark.parametrize("causal", [False, True])
