@@ -20,4 +20,7 @@ set(SAGE_SM90_SOURCES
   ${PROJECT_SOURCE_DIR}/csrc/kernels/sm90/attention_sm90_fp16pv_d128_fp16.cu
   ${PROJECT_SOURCE_DIR}/csrc/kernels/sm90/attention_sm90_fp16pv_d128_bf16.cu
   ${PROJECT_SOURCE_DIR}/csrc/kernels/sm90/attention_sm90_fp16pv_d128_bf16_vf16.cu
+  ${PROJECT_SOURCE_DIR}/csrc/kernels/sm90/attention_sm90_fp16pv_d256_fp16.cu
+  ${PROJECT_SOURCE_DIR}/csrc/kernels/sm90/attention_sm90_fp16pv_d256_bf16.cu
+  ${PROJECT_SOURCE_DIR}/csrc/kernels/sm90/attention_sm90_fp16pv_d256_bf16_vf16.cu
 )

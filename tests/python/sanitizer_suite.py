@@ -40,8 +40,9 @@ def main():
         q2, k2, v2 = (torch.randn(1, h, n, 256, generator=g).to(dev, torch.bfloat16)
                       for h, n in ((4, 130), (2, 77), (2, 77)))
         for causal in (False, True):
-            o, lse = sa.sageattn_qk_int8_pv_fp8_cuda_sm90(q2, k2, v2, is_causal=causal, return_lse=True)
-            assert torch.isfinite(o).all()
+            for fn in (sa.sageattn_qk_int8_pv_fp8_cuda_sm90, fp16_on(KERNEL_SM90)):
+                o, lse = fn(q2, k2, v2, is_causal=causal, return_lse=True)
+                assert torch.isfinite(o).all()
     cu_q = torch.tensor([0, 3, 70], dtype=torch.int32, device=dev)
     cu_k = torch.tensor([0, 50, 77], dtype=torch.int32, device=dev)
     qv, kv = q[0].transpose(0, 1)[:70].contiguous(), k[0].transpose(0, 1).contiguous()

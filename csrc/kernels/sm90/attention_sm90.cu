@@ -150,8 +150,8 @@ bool attention_sm90_supports(const AttentionParams& p, int sm_arch) {
   if (sm_arch != 90) return false;
   if (!is_fp8(p.pv_mode) && !fp16_pv_supported(p)) return false;
   const int dp = p.head_dim_padded;
-  // Head dim 256 (FP8 P·V only): two work tiles per query block, one per half of the output.
-  if (dp != 64 && dp != 128 && !(dp == 256 && is_fp8(p.pv_mode))) return false;
+  // Head dim 256: two work tiles per query block, one per half of the output.
+  if (dp != 64 && dp != 128 && dp != 256) return false;
   if (p.head_dim <= 0 || p.head_dim > dp || p.head_dim % 8 != 0 || padded_head_dim(p.head_dim) != dp) return false;
   if (p.heads_q <= 0 || p.heads_kv <= 0 || p.heads_q % p.heads_kv != 0) return false;
   if (p.seq_q.varlen() != p.seq_k.varlen() || p.seq_q.batch != p.seq_k.batch) return false;
@@ -261,6 +261,11 @@ Status attention_sm90(const AttentionParams& p, void* stream) {
       if (!bf16) return sm90::launch_attention_fp16pv_dispatch<64, __half, __half, 2>(a, p.causal);
       return v_bf16 ? sm90::launch_attention_fp16pv_dispatch<64, __nv_bfloat16, __nv_bfloat16, 2>(a, p.causal)
                     : sm90::launch_attention_fp16pv_dispatch<64, __nv_bfloat16, __half, 2>(a, p.causal);
+    }
+    if (dp == 256) {
+      if (!bf16) return sm90::launch_attention_fp16pv_dispatch<256, __half, __half, 2>(a, p.causal);
+      return v_bf16 ? sm90::launch_attention_fp16pv_dispatch<256, __nv_bfloat16, __nv_bfloat16, 2>(a, p.causal)
+                    : sm90::launch_attention_fp16pv_dispatch<256, __nv_bfloat16, __half, 2>(a, p.causal);
     }
     if (!bf16) return sm90::launch_attention_fp16pv_dispatch<128, __half, __half, 2>(a, p.causal);
     return v_bf16 ? sm90::launch_attention_fp16pv_dispatch<128, __nv_bfloat16, __nv_bfloat16, 2>(a, p.causal)

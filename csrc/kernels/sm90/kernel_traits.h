@@ -22,7 +22,6 @@ struct KernelTraits {
   static constexpr int kHeadDim = kHeadDim_ == 256 ? 128 : kHeadDim_;
   static constexpr int kDSplits = kQKDim / kHeadDim;
   static constexpr PVOperand kPV = kPV_;
-  static_assert(kDSplits == 1 || kPV_ == PVOperand::kE4m3, "head dim 256: FP8 P·V only");
   // Consumer warpgroups of 64 query rows each (the wgmma M), sharing every K/V tile. Two (each
   // needs up to ~230 registers at D=128), or three in the FP8 D=64 kernel for long sequences
   // (attention_sm90.cu): that loop is bound by the softmax's issue and latency, not the tensor
@@ -40,10 +39,11 @@ struct KernelTraits {
   // It is also one 128-byte row of FP8 V (V is [D, tokens]), the TMA 128B-swizzle width.
   static constexpr int kBlockN = 128;
   // K/V ring depth: 16 KB K + 16 KB (FP8) or 32 KB (16-bit) V per stage at D=128, half that at D=64.
+  // Head dim 256 with 16-bit V: 32 KB K + 32 KB V per stage, so two stages fit beside the 32 KB Q8.
 #ifdef SAGE_SM90_STAGES
   static constexpr int kStages = SAGE_SM90_STAGES;
 #else
-  static constexpr int kStages = kQKDim == 64 ? 4 : 3;
+  static constexpr int kStages = kQKDim == 64 ? 4 : (kQKDim == 256 && kPV_ != PVOperand::kE4m3 ? 2 : 3);
 #endif
   // Consumer warpgroups take turns on the softmax (see NamedBarrier::kSoftmaxTurnWg0). At D=128 a
   // warpgroup's exp stream runs faster with the schedulers to itself (+5% measured, v5); at D=64

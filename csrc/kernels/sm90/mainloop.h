@@ -52,13 +52,13 @@ __device__ __forceinline__ void producer_loop(const KernelParams& p, const void*
       if constexpr (Tr::kPV == PVOperand::kE4m3) {
         tma_load_3d(smem.v[write.index], tma_v, &smem.v_full[write.index], token, col0, seq.kv_slice);
       } else {
-        // Raw V [batch, tokens, heads, D], one box per 64-column slab; keys past the sequence
-        // (zero-filled past the tensor) meet P = 0.
+        // Raw V [batch, tokens, heads, D], one box per 64-column slab of this tile's columns; keys
+        // past the sequence (zero-filled past the tensor) meet P = 0.
         const int v_row = static_cast<int>(seq.k_row0) + j * Tr::kBlockN;
 #pragma unroll
         for (int slab = 0; slab < Tr::kHeadDim / Tr::kVSlabColumns; ++slab) {
           tma_load_4d(smem.v[write.index] + slab * Tr::kVSlabBytes, tma_v, &smem.v_full[write.index],
-                      slab * Tr::kVSlabColumns, v_row, seq.kv_head, seq.kv_batch);
+                      col0 + slab * Tr::kVSlabColumns, v_row, seq.kv_head, seq.kv_batch);
         }
       }
       write.advance();

@@ -36,14 +36,14 @@ struct ConsumerMainloopFp16PV {
   static constexpr int kO = Tr::kOAccRegs;   // 32 or 64
   static constexpr int kPVSteps = Tr::kBlockN / 16;
   static constexpr int kQKSteps = Tr::kQKDim / 32;
-  static_assert(Tr::kQKSlabs == 1, "16-bit P·V: head dim <= 128");
   static constexpr uint32_t kPVStepBytes = 16 * 128;  // 16 token rows of every slab
 
+  // Head dim 256: Q8 and K are two slabs of 128 channels (Tr::qk_step_offset).
   __device__ __forceinline__ static void issue_qk(int32_t (&acc)[kN], uint32_t q8_addr, uint32_t k_addr) {
 #pragma unroll
     for (int ks = 0; ks < kQKSteps; ++ks) {
-      wgmma_s8_ss_n128(acc, make_smem_desc(q8_addr + 32 * ks, Tr::kQKSwizzle),
-                       make_smem_desc(k_addr + 32 * ks, Tr::kQKSwizzle), ks > 0);
+      wgmma_s8_ss_n128(acc, make_smem_desc(q8_addr + Tr::qk_step_offset(ks, Tr::kQ8SlabBytes), Tr::kQKSwizzle),
+                       make_smem_desc(k_addr + Tr::qk_step_offset(ks, Tr::kKSlabBytes), Tr::kQKSwizzle), ks > 0);
     }
   }
   __device__ __forceinline__ static void issue_pv(float (&o)[kO], const uint32_t (&a)[kPVSteps][4], uint32_t v_addr) {
