@@ -1,6 +1,7 @@
 // Timing of the portable kernels at the benchmark shapes (B=4, H=32, bf16, NHD): quant_k,
 // quant_v, attention_mma alone, and the full call (quantization + attention), with CUDA events,
 // median of repeats. TOPS = 4·B·H·N²·D / time (halved for causal).
+// Usage: portable_bench [N [pv_mode [causal]]] (pv_mode: the PVMode value; -1 or absent: all).
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -63,6 +64,9 @@ int main(int argc, char** argv) {
   std::vector<int> dims = {SAGE_HEAD_DIMS};
   std::vector<int> lens = {1024, 4096, 16384};
   if (argc > 1) lens = {std::atoi(argv[1])};
+  // Optional filters (profiling one kernel): P·V mode (PVMode value) and causal (0/1); -1 = all.
+  const int only_mode = argc > 2 ? std::atoi(argv[2]) : -1;
+  const int only_causal = argc > 3 ? std::atoi(argv[3]) : -1;
   std::printf("%-5s %-6s %-7s %-14s %9s %9s %9s %9s %8s %8s\n", "D", "N", "causal", "mode", "qk_ms", "qv_ms", "attn_ms",
               "full_ms", "kTOPS", "fullTOPS");
   for (int d : dims) {
@@ -105,6 +109,7 @@ int main(int argc, char** argv) {
       const float qv_ms = median_ms([&] { cuda::quant_v(qv, nullptr); }, 10);
       for (bool causal : {false, true})
         for (PVMode mode : {PVMode::kFp8Fp32Fp32, PVMode::kFp8Fp32, PVMode::kFp16Fp32, PVMode::kFp16Fp16Fp32}) {
+          if ((only_mode >= 0 && int(mode) != only_mode) || (only_causal >= 0 && int(causal) != only_causal)) continue;
           AttentionParams ap;
           ap.dtype = DType::kBFloat16, ap.heads_q = H, ap.heads_kv = H, ap.head_dim = d, ap.head_dim_padded = d;
           ap.seq_q = seq, ap.seq_k = seq, ap.q = raw, ap.q.ptr = q, ap.qk_gran = gran;
