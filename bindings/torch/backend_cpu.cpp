@@ -15,10 +15,10 @@ int softmax_block_keys(KernelChoice kernel) {
   return kernel == KernelChoice::kSm90 ? 128 : 64;
 }
 
-DType pv_operand_dtype(KernelChoice kernel, const AttentionParams& p) {
-  // The Hopper kernel multiplies 16-bit V in its own type (bf16 V with bf16 P); the mma.sync kernels
-  // convert V to fp16.
-  return kernel == KernelChoice::kSm90 && p.pv_mode == PVMode::kFp16Fp32 ? p.v_dtype : DType::kFloat16;
+DType pv_operand_dtype(KernelChoice, const AttentionParams& p) {
+  // With fp32 accumulation both kernel families multiply 16-bit V in its own type (bf16 V with bf16
+  // P); the mma.sync kernels' fp16-accumulating mode has no bf16 MMA and converts bf16 V to fp16.
+  return p.pv_mode == PVMode::kFp16Fp32 ? p.v_dtype : DType::kFloat16;
 }
 
 bool row_sum_of_rounded_p(KernelChoice kernel, const AttentionParams& p) {

@@ -247,6 +247,10 @@ static bool run_case(const Case& c, std::mt19937& rng) {
   ap.sm_scale = 1.0f / std::sqrt(float(d));
   ap.causal = c.causal;
   ap.softmax_block_keys = 64;
+  // The kernel's P·V operand type, for the reference: bf16 V as it is with bf16 P in the fp32-
+  // accumulating mode, fp16 otherwise.
+  ap.pv_operand_dtype =
+      c.mode == PVMode::kFp16Fp32 && c.dtype == DType::kBFloat16 ? DType::kBFloat16 : DType::kFloat16;
   expect(cuda::attention_mma_supports(ap, 90), "attention_mma_supports");
   dout.poison(), dlse.poison();
   expect(cuda::attention_mma(ap, nullptr) == Status::kSuccess, "attention status");

@@ -75,16 +75,19 @@ def test_smooth_v(smooth_v, gen):
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-def test_emulated_bf16_pv_of_the_hopper_kernel(family, gen):
-    """With bf16 V the Hopper FP16-P·V kernel multiplies P rounded to bf16 by V as it is; the CPU path
-    emulates it when asked for that kernel (op argument kernel=2). Its error stays within the FP16
-    mode's bounds and close to the fp16 P·V that the mode defines."""
+@pytest.mark.parametrize("kernel", [1, 2])
+def test_emulated_bf16_pv(family, kernel, gen):
+    """With bf16 V the FP16-P·V mode with fp32 accumulation multiplies P rounded to bf16 by V as it is
+    (the Hopper kernel, and the mma.sync kernels since NOTEBOOK_portable v11); the CPU path emulates
+    it for either kernel choice. Its error stays within the FP16 mode's bounds and close to fp16 P·V,
+    obtained by handing the same V over as fp16 (exact for these values)."""
     ops = torch.ops.sageattention
     q, k, v = make_qkv(family, 1, 2, 2, 512, 512, 128, generator=gen)
     ref, _ = reference_attention(q, k, v)
-    args = (None, None, 512, 512, 0, 2, 0, False, 128 ** -0.5, True, False, False)
-    o_bf16 = ops.sageattn(q, k, v, *args, 2)[0]
-    o_fp16 = ops.sageattn(q, k, v, *args, 1)[0]
+    k8, ks, km = ops.quant_k(k, None, 512, 0, 2, True)
+    args = (None, None, 512, 512, 0, 2, 0, False, 128 ** -0.5, True, kernel)
+    o_bf16 = ops.attention(q, k8, ks, km, None, None, None, v, *args)[0]
+    o_fp16 = ops.attention(q, k8, ks, km, None, None, None, v.half(), *args)[0]
     max_l1, min_cos = THRESHOLDS[(family, "fp16")]
     assert rel_l1(o_bf16, ref) <= max_l1 and cos_sim(o_bf16, ref) >= min_cos
     assert 0 < rel_l1(o_bf16, o_fp16) <= 0.004  # bf16 P: 8 significant bits instead of 11

@@ -66,6 +66,16 @@ __device__ __forceinline__ void mma_f16_m16n8k16(float (&d)[4], const uint32_t (
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
+// D (+)= A(16x16 bf16) * B(16x8 bf16), fp32 accumulate.
+__device__ __forceinline__ void mma_bf16_m16n8k16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
+                                                  uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
 // Same with an fp16 accumulator (two packed half2 registers: rows g and g+8).
 __device__ __forceinline__ void mma_f16_m16n8k16_f16acc(uint32_t (&d)[2], const uint32_t (&a)[4],
                                                         uint32_t b0, uint32_t b1) {
@@ -98,6 +108,13 @@ __device__ __forceinline__ uint32_t pack_e4m3x4(float x0, float x1, float x2, fl
 __device__ __forceinline__ uint32_t pack_half2(float x0, float x1) {
   uint32_t r;
   asm("cvt.rn.f16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(x1), "f"(x0));
+  return r;
+}
+
+// Two floats -> packed bf16x2 bits (x0 low), round to nearest even.
+__device__ __forceinline__ uint32_t pack_bf162(float x0, float x1) {
+  uint32_t r;
+  asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(x1), "f"(x0));
   return r;
 }
 

@@ -111,9 +111,10 @@ struct KVLoader {
   }
 };
 
-// bf16 V -> fp16 in shared memory, saturating to +-65504. Each thread converts the chunks it copied
-// itself (loader.v_smem + i * kStep), so its own cp.async wait is enough before the conversion and
-// the block's one barrier publishes the result: no second barrier per block.
+// bf16 V -> fp16 in shared memory, saturating to +-65504 (the fp16-accumulating mode, whose MMA has
+// no bf16 form). Each thread converts the chunks it copied itself (loader.v_smem + i * kStep), so
+// its own cp.async wait is enough before the conversion and the block's one barrier publishes the
+// result: no second barrier per block.
 template <class Cfg>
 __device__ __forceinline__ void convert_own_v_bf16_to_f16(uint8_t* v_tile, uint32_t v_smem) {
   constexpr int kPerThread = KVLoader<Cfg>::kVPerThread;
@@ -171,9 +172,10 @@ __device__ __forceinline__ void qk_scores(uint32_t q_rows, uint32_t k_tile, Scor
   }
 }
 
-// Online softmax of slice `sl` for one 64-key block; P goes out as MMA A fragments. kMasked: the
-// block holds keys past the length or right of the causal diagonal for some row.
-template <class Cfg, bool kMasked>
+// Online softmax of slice `sl` for one 64-key block; P goes out as MMA A fragments (16-bit modes:
+// bf16 when kBf16, else fp16). kMasked: the block holds keys past the length or right of the causal
+// diagonal for some row.
+template <class Cfg, bool kBf16, bool kMasked>
 __device__ __forceinline__ void online_softmax(const AttentionParams& p, RowState<Cfg>& st, int sl,
                                                ScoreTile<Cfg>& acc, float score_scale, uint32_t (&pa)[4][4],
                                                int block, int row0, int lk, int64_t causal_offset) {
@@ -246,17 +248,18 @@ __device__ __forceinline__ void online_softmax(const AttentionParams& p, RowStat
     } else {
 #pragma unroll
       for (int k = 0; k < 4; ++k) {  // k16 steps
-        pa[k][0] = pack_half2(pr[2 * k][0], pr[2 * k][1]);
-        pa[k][1] = pack_half2(pr[2 * k][2], pr[2 * k][3]);
-        pa[k][2] = pack_half2(pr[2 * k + 1][0], pr[2 * k + 1][1]);
-        pa[k][3] = pack_half2(pr[2 * k + 1][2], pr[2 * k + 1][3]);
+        auto pack = [](float x0, float x1) { return kBf16 ? pack_bf162(x0, x1) : pack_half2(x0, x1); };
+        pa[k][0] = pack(pr[2 * k][0], pr[2 * k][1]);
+        pa[k][1] = pack(pr[2 * k][2], pr[2 * k][3]);
+        pa[k][2] = pack(pr[2 * k + 1][0], pr[2 * k + 1][1]);
+        pa[k][3] = pack(pr[2 * k + 1][2], pr[2 * k + 1][3]);
       }
     }
   }
 }
 
-// O += P · V for one 64-key block; each V fragment feeds every slice.
-template <class Cfg>
+// O += P · V for one 64-key block; each V fragment feeds every slice. kBf16: P and V in bf16.
+template <class Cfg, bool kBf16>
 __device__ __forceinline__ void accumulate_pv(RowState<Cfg>& st, const uint32_t (&pa)[Cfg::kSlices][4][4],
                                               uint32_t v_tile) {
   const int lane = threadIdx.x % 32;
@@ -302,6 +305,9 @@ __device__ __forceinline__ void accumulate_pv(RowState<Cfg>& st, const uint32_t 
           if constexpr (Cfg::kPVMode == PVMode::kFp16Fp16Fp32) {
             mma_f16_m16n8k16_f16acc(th[sl][0], pa[sl][k], vb[0], vb[1]);
             mma_f16_m16n8k16_f16acc(th[sl][1], pa[sl][k], vb[2], vb[3]);
+          } else if constexpr (kBf16) {
+            mma_bf16_m16n8k16(st.o[sl][n], pa[sl][k], vb[0], vb[1]);
+            mma_bf16_m16n8k16(st.o[sl][n + 1], pa[sl][k], vb[2], vb[3]);
           } else {
             mma_f16_m16n8k16(st.o[sl][n], pa[sl][k], vb[0], vb[1]);
             mma_f16_m16n8k16(st.o[sl][n + 1], pa[sl][k], vb[2], vb[3]);
@@ -326,7 +332,10 @@ __device__ __forceinline__ void accumulate_pv(RowState<Cfg>& st, const uint32_t 
   }
 }
 
-template <class Cfg>
+// kBf16: the fp32-accumulating FP16 mode with bf16 V multiplies V as it is with P rounded to bf16
+// (as the Hopper kernel does; the CPU reference emulates it through pv_operand_dtype). The
+// fp16-accumulating mode converts bf16 V to fp16 in shared memory every block.
+template <class Cfg, bool kBf16>
 __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p) {
   constexpr int kDp = Cfg::kDp, kStages = Cfg::kStages, kSlices = Cfg::kSlices;
   extern __shared__ __align__(128) uint8_t smem[];
@@ -386,7 +395,7 @@ __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p) {
   const float* k_scales = p.k_scale + kr.head_index * k_scale_count(p.qk_gran, p.seq_k.padded_tokens) +
                           (kr.seq.pad_start / kKBlockTokens) * groups + (groups > 1 ? c : 0);
   const int64_t causal_offset = int64_t{lk} - q_seq.len;
-  const bool convert_v = !Cfg::kFp8 && p.v_dtype == DType::kBFloat16;
+  const bool convert_v = !Cfg::kFp8 && !kBf16 && p.v_dtype == DType::kBFloat16;
 
   for (int block = 0; block < blocks; ++block) {
     const float k_scale = k_scales[int64_t{block} * groups];
@@ -406,12 +415,12 @@ __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p) {
       qk_scores<Cfg>(q_rows + sl * kQWarpRows * kDp, k_stage(block), acc);
       const float score_scale = qf.scale_log2[sl] * k_scale;
       if (!masked) {
-        online_softmax<Cfg, false>(p, st, sl, acc, score_scale, pa[sl], block, row0, lk, causal_offset);
+        online_softmax<Cfg, kBf16, false>(p, st, sl, acc, score_scale, pa[sl], block, row0, lk, causal_offset);
       } else {
-        online_softmax<Cfg, true>(p, st, sl, acc, score_scale, pa[sl], block, row0, lk, causal_offset);
+        online_softmax<Cfg, kBf16, true>(p, st, sl, acc, score_scale, pa[sl], block, row0, lk, causal_offset);
       }
     }
-    accumulate_pv<Cfg>(st, pa, v_stage(block));
+    accumulate_pv<Cfg, kBf16>(st, pa, v_stage(block));
   }
   cp_async_wait<0>();
 
@@ -428,8 +437,14 @@ template <class Cfg>
 __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocksPerSm) attention_mma_kernel(const __grid_constant__ AttentionParams p) {
   if constexpr (Cfg::kFp8 && !kArchHasFp8Mma) {
     __trap();  // never dispatched: attention_mma_supports() needs sm89+ for FP8 P·V
+  } else if constexpr (Cfg::kPVMode == PVMode::kFp16Fp32) {
+    if (p.v_dtype == DType::kBFloat16) {
+      attention_mma_tile<Cfg, true>(p);
+    } else {
+      attention_mma_tile<Cfg, false>(p);
+    }
   } else {
-    attention_mma_tile<Cfg>(p);
+    attention_mma_tile<Cfg, false>(p);
   }
 }
 
