@@ -64,9 +64,9 @@ def sageattn_qk_int8_pv_fp16_cuda(q, k, v, tensor_layout="HND", is_causal=False,
                                   return_lse=False, **kwargs):
     """INT8 Q·Kᵀ + FP16 P·V. pv_accum_dtype: "fp32" or "fp16+fp32" (per-block fp16, then fp32).
 
-    On sm90, "fp32" runs the Hopper TMA/wgmma kernel, which multiplies P·V in V's 16-bit type (bf16
-    inputs: P rounded to bf16, V as it is); "fp16+fp32" and other GPUs run the mma.sync kernel (P and
-    V in fp16).
+    On sm90, "fp32" runs the Hopper TMA/wgmma kernel; "fp16+fp32" and other GPUs run the mma.sync
+    kernel. With "fp32" both multiply P·V in V's 16-bit type (bf16 inputs: P rounded to bf16, V as it
+    is); "fp16+fp32" multiplies P and V in fp16.
     """
     sm_scale, enable_gqa, _ = resolve_sdpa_kwargs(kwargs, sm_scale)
     pv_mode = check_choice(pv_accum_dtype, "pv_accum_dtype", PV_FP16_MODES)
