@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -117,3 +118,23 @@ def test_build_script_cpu_wheel(tmp_path):
     r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
                        env={**os.environ, "PYTHONPATH": str(site)})
     assert r.returncode == 0, r.stderr
+
+
+@needs_torch
+@pytest.mark.skipif(not sys.platform.startswith("linux") or shutil.which("readelf") is None,
+                    reason="needs Linux and readelf")
+def test_installed_extension_shares_the_cpp_runtime():
+    """The installed extension loads libstdc++.so.6 and carries no copy of it: a private copy (from a
+    compiler with only a static libstdc++) crashed on the first error message it formatted
+    (docs/PACKAGING.md, "One C++ runtime")."""
+    spec = importlib.util.find_spec("sageattention")
+    libs = sorted(Path(spec.origin).parent.glob("_sageattention_ops*.so")) if spec and spec.origin else []
+    if not libs:
+        pytest.skip("no compiled sageattention extension installed")
+    dynamic = subprocess.run(["readelf", "-d", str(libs[0])], capture_output=True, text=True, check=True).stdout
+    assert "libstdc++.so" in dynamic, "the extension does not load libstdc++.so"
+    symbols = subprocess.run(["readelf", "-W", "--dyn-syms", str(libs[0])], capture_output=True, text=True,
+                             check=True).stdout
+    own = [line for line in symbols.splitlines()
+           if "_ZNSt8ios_base4InitC" in line and len(line.split()) > 7 and line.split()[6] != "UND"]
+    assert not own, f"the extension defines libstdc++'s iostream runtime itself: {own}"
