@@ -181,12 +181,7 @@ struct ConsumerMainloop {
 #pragma unroll
       for (int k = 0; k < kO / 4; ++k) park[k * 128 + threadIdx.x % 128] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
     }
-    auto wait_my_turn = [&] {
-      if constexpr (Tr::kMmaTurns) named_barrier_sync(static_cast<int>(NamedBarrier::kMmaTurnWg0) + cw, 256);
-    };
-    auto pass_turn = [&] {
-      if constexpr (Tr::kMmaTurns) named_barrier_arrive(static_cast<int>(NamedBarrier::kMmaTurnWg0) + (1 - cw), 256);
-    };
+    const MmaTurns<Tr::kMmaTurns> mma_turns{cw};
     // Softmax turns (Tr::kSoftmaxTurns, pipeline.h): the score scale is multiplied by the token.
     const SoftmaxTurns<Tr::kSoftmaxTurns> softmax_turns{&smem.softmax_turn_token, cw};
     float turn_token = 1.0f;
@@ -228,11 +223,11 @@ struct ConsumerMainloop {
     float2 ks = k_scale_of(0);
     float2 ks_next = k_scale_of(n_tiles > 1 ? 1 : 0);
     mbar_wait(&smem.k_full[read.index], read.phase);
-    wait_my_turn();
+    mma_turns.wait();
     wgmma_fence();
     issue_qk(acc, q_desc, k_desc(read.index));
     wgmma_commit();
-    pass_turn();
+    mma_turns.pass();
     wgmma_wait<0>();
     reg_fence(acc);
     turn_token = softmax_turns.wait();
@@ -268,7 +263,7 @@ struct ConsumerMainloop {
       reg_fence(pa);
       if constexpr (!kParkO) reg_fence(o);
       if constexpr (kTwoLevel) reg_fence(o_fresh);
-      wait_my_turn();
+      mma_turns.wait();
       wgmma_fence();
       issue_qk(acc, q_desc, k_desc(read.index));
       wgmma_commit();
@@ -278,7 +273,7 @@ struct ConsumerMainloop {
         issue_pv(o, pa, v_desc(pv_read.index), true);
       }
       wgmma_commit();
-      pass_turn();
+      mma_turns.pass();
       [[maybe_unused]] const float alpha_prev[2] = {alpha[0], alpha[1]};
       wgmma_wait<1>();  // S(j) ready; P·V(j-1) may still run
       reg_fence(acc);
@@ -318,7 +313,7 @@ struct ConsumerMainloop {
     reg_fence(pa);
     if constexpr (!kParkO) reg_fence(o);
     if constexpr (kTwoLevel) reg_fence(o_fresh);
-    wait_my_turn();
+    mma_turns.wait();
     wgmma_fence();
     if constexpr (kTwoLevel) {
       issue_pv(o_fresh, pa, v_desc(pv_read.index), tail_second);
@@ -326,7 +321,7 @@ struct ConsumerMainloop {
       issue_pv(o, pa, v_desc(pv_read.index), true);
     }
     wgmma_commit();
-    pass_turn();
+    mma_turns.pass();
     wgmma_wait<0>();
     if constexpr (kTwoLevel) {
       reg_fence(o_fresh);

@@ -78,12 +78,7 @@ struct ConsumerMainloopFp16PV {
     softmax.init();
     if (n_tiles == 0) return;
     const int lane = threadIdx.x % 32;
-    auto wait_my_turn = [&] {
-      if constexpr (Tr::kMmaTurns) named_barrier_sync(static_cast<int>(NamedBarrier::kMmaTurnWg0) + cw, 256);
-    };
-    auto pass_turn = [&] {
-      if constexpr (Tr::kMmaTurns) named_barrier_arrive(static_cast<int>(NamedBarrier::kMmaTurnWg0) + (1 - cw), 256);
-    };
+    const MmaTurns<Tr::kMmaTurns> mma_turns{cw};
     // Softmax turns (Tr::kSoftmaxTurns, pipeline.h): the score scale is multiplied by the token.
     const SoftmaxTurns<Tr::kSoftmaxTurns> softmax_turns{&smem.softmax_turn_token, cw};
     float turn_token = 1.0f;
@@ -117,11 +112,11 @@ struct ConsumerMainloopFp16PV {
     float2 ks = k_scale_of(0);
     float2 ks_next = k_scale_of(n_tiles > 1 ? 1 : 0);
     mbar_wait(&smem.k_full[read.index], read.phase);
-    wait_my_turn();
+    mma_turns.wait();
     wgmma_fence();
     issue_qk(acc, q8_addr, smem_addr(smem.k[read.index]));
     wgmma_commit();
-    pass_turn();
+    mma_turns.pass();
     wgmma_wait<0>();
     reg_fence(acc);
     turn_token = softmax_turns.wait();
@@ -144,13 +139,13 @@ struct ConsumerMainloopFp16PV {
       rescale_o(o, alpha);  // to the max of tile j - 1, before its P·V accumulates
       reg_fence(pa);
       reg_fence(o);
-      wait_my_turn();
+      mma_turns.wait();
       wgmma_fence();
       issue_qk(acc, q8_addr, smem_addr(smem.k[read.index]));
       wgmma_commit();
       issue_pv(o, pa, smem_addr(smem.v[pv_read.index]));
       wgmma_commit();
-      pass_turn();
+      mma_turns.pass();
       wgmma_wait<1>();  // S(j) ready; P·V(j-1) may still run
       reg_fence(acc);
       turn_token = softmax_turns.wait();
@@ -173,11 +168,11 @@ struct ConsumerMainloopFp16PV {
     rescale_o(o, alpha);
     reg_fence(pa);
     reg_fence(o);
-    wait_my_turn();
+    mma_turns.wait();
     wgmma_fence();
     issue_pv(o, pa, smem_addr(smem.v[pv_read.index]));
     wgmma_commit();
-    pass_turn();
+    mma_turns.pass();
     wgmma_wait<0>();
     reg_fence(o);
     if (lane == 0) mbar_arrive(&smem.kv_empty[pv_read.index]);

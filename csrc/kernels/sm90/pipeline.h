@@ -36,6 +36,21 @@ enum class NamedBarrier : int {
   kSoftmaxTurnWg1 = 12,
 };
 
+// Tensor-core turns of two consumer warpgroups (ping-pong, kernel_traits.h kMmaTurns): warpgroup cw
+// waits on kMmaTurnWg0 + cw before issuing its wgmmas and passes the turn to the other after them.
+// Disabled (three warpgroups), neither touches a barrier.
+template <bool kEnabled>
+struct MmaTurns {
+  int cw;  // this consumer warpgroup (0 or 1)
+
+  __device__ __forceinline__ void wait() const {
+    if constexpr (kEnabled) named_barrier_sync(static_cast<int>(NamedBarrier::kMmaTurnWg0) + cw, 256);
+  }
+  __device__ __forceinline__ void pass() const {
+    if constexpr (kEnabled) named_barrier_arrive(static_cast<int>(NamedBarrier::kMmaTurnWg0) + (1 - cw), 256);
+  }
+};
+
 // Softmax turns of two consumer warpgroups (kernel_traits.h kSoftmaxTurns): warpgroup cw waits on
 // kSoftmaxTurnWg0 + cw before its exp stream and then signals the other's. The stream is tied to the
 // barriers by data, not by position (ptxas moves register-only arithmetic freely across
