@@ -8,6 +8,28 @@
 
 namespace sageattention::kernels {
 
+// Shared-memory tiles hold rows of `row_bytes` bytes (64 or a multiple of 128) in one of two
+// layouts; both keep the 8 row addresses of one ldmatrix (same chunk, 8 consecutive rows) in 8
+// different 16-byte bank groups.
+// - Padded (kPadded): rows at a pitch of row_bytes + 16, chunk c of row r at r·pitch + 16c, so
+//   every fragment address of a warp is one per-lane register plus a compile-time offset.
+// - Swizzled: rows packed, the chunk index XORed with the row. The key repeats every 8 rows, so
+//   offset(row + 8i) = offset(row) + 8i·row_bytes, but each chunk column needs its own register.
+template <bool kPadded>
+__host__ __device__ constexpr int smem_pitch(int row_bytes) {
+  return kPadded ? row_bytes + 16 : row_bytes;
+}
+template <bool kPadded>
+__device__ __forceinline__ uint32_t tile_offset(int row, int chunk, int row_bytes) {
+  if constexpr (kPadded) {
+    return row * smem_pitch<true>(row_bytes) + chunk * 16;
+  } else {
+    const uint32_t linear = row * row_bytes + chunk * 16;
+    const uint32_t key = row_bytes >= 128 ? row % 8 : (row / 2) % 4;  // 64-byte rows: 2 per line
+    return (linear & ~127u) | ((((linear / 16) % 8) ^ key) * 16);
+  }
+}
+
 template <int kHeadDim, PVMode kMode>
 struct MmaAttentionConfig {
   static constexpr int kDp = kHeadDim;
@@ -22,7 +44,10 @@ struct MmaAttentionConfig {
   // (NOTEBOOK_portable v10, kernel-only, two CTAs per SM both ways): D=128 fp16 P·V 1k 203 -> 240,
   // 4k 295 -> 309, 16k 340 -> 340; D=64 16k 268 -> 292; causal 1k +23-30%. More warps hide the
   // ldmatrix -> MMA -> exp chain better than fewer fragment reads save.
-  static constexpr int kSlices = 1;
+#ifndef SAGE_MMA_SLICES
+#define SAGE_MMA_SLICES 1
+#endif
+  static constexpr int kSlices = SAGE_MMA_SLICES;
   static constexpr int kWarps = kBlockQ / (kQWarpRows * kSlices);
   static constexpr int kThreads = kWarps * 32;
   // 64 keys per step: the K quantization block, the unit in which P is rounded for FP8 P·V.
@@ -34,28 +59,24 @@ struct MmaAttentionConfig {
   // and fills the gaps of the ldmatrix -> MMA -> exp -> MMA chain.
   static constexpr int kMinBlocksPerSm = kDp <= 128 ? 2 : 1;
 
-  static constexpr int kKTileBytes = kBlockK * kDp;                         // int8 [64][Dp]
-  static constexpr int kVRowBytes = kFp8 ? kBlockK : 2 * kDp;               // e4m3 [Dp][64] / f16 [64][Dp]
+  // Padded rows in the fp32-accumulating FP16 mode: the fewer address registers free room for
+  // fragments in flight and the k-outer P·V order (NOTEBOOK_portable v14). The other modes keep the
+  // swizzle, which measured faster for them on the H200 (v14).
+  static constexpr bool kPadded = kMode == PVMode::kFp16Fp32;
+  static constexpr int kVRowBytes = kFp8 ? kBlockK : 2 * kDp;  // e4m3 [Dp][64] / f16 [64][Dp]
   static constexpr int kVRows = kFp8 ? kDp : kBlockK;
-  static constexpr int kVTileBytes = kVRows * kVRowBytes;
+  static constexpr int kKPitch = smem_pitch<kPadded>(kDp);
+  static constexpr int kVPitch = smem_pitch<kPadded>(kVRowBytes);
+  static constexpr int kKTileBytes = kBlockK * kKPitch;  // int8 [64][Dp]
+  static constexpr int kVTileBytes = kVRows * kVPitch;
   // INT8 Q lives in shared memory (read back with ldmatrix per block) rather than registers:
   // with two slices per warp the registers are needed for O and S.
-  static constexpr int kQTileBytes = kBlockQ * kDp;  // int8 [128][Dp]
+  static constexpr int kQTileBytes = kBlockQ * kKPitch;  // int8 [128][Dp]
   static constexpr int kSmemBytes = kStages * (kKTileBytes + kVTileBytes) + kQTileBytes;
 
   static constexpr int kQKSteps = kDp / 32;     // k32 steps of Q·Kᵀ
   static constexpr int kKeyTiles = kBlockK / 8;  // n8 tiles of S
   static constexpr int kDimTiles = kDp / 8;      // n8 tiles of O
 };
-
-// 16-byte chunk `chunk` of row `row` in a tile of `row_bytes`-byte rows (64 or a multiple of 128),
-// XOR-swizzled so that the 8 row addresses of one ldmatrix (same chunk, 8 consecutive rows) land
-// in 8 different bank groups. The key repeats every 8 rows, so offset(row + 8i) = offset(row) +
-// 8i·row_bytes and loops can step a precomputed address by constants.
-__device__ __forceinline__ uint32_t swizzled_offset(int row, int chunk, int row_bytes) {
-  const uint32_t linear = row * row_bytes + chunk * 16;
-  const uint32_t key = row_bytes >= 128 ? row % 8 : (row / 2) % 4;  // 64-byte rows: 2 per line
-  return (linear & ~127u) | ((((linear / 16) % 8) ^ key) * 16);
-}
 
 }  // namespace sageattention::kernels

@@ -49,13 +49,19 @@ __device__ __forceinline__ KeyRange key_range(const AttentionParams& p, int b, i
 
 // Per-thread cp.async plan of one K/V block, computed once per CTA: every chunk a thread copies
 // sits at a fixed offset from the block's start (rows advance in steps of 8, so the swizzle key
-// is the same for all of them), and the main loop only advances base pointers.
+// is the same for all of them), and the main loop only advances base pointers. (A split into
+// CTA-uniform block bases plus per-thread offsets halved the per-block instructions but measured
+// 1-3% slower in the fp16+fp32acc mode: NOTEBOOK_portable v14.)
 template <class Cfg>
 struct KVLoader {
   static constexpr int kDp = Cfg::kDp;
-  static constexpr int kKPerThread = Cfg::kKTileBytes / 16 / Cfg::kThreads;
-  static constexpr int kVPerThread = Cfg::kVTileBytes / 16 / Cfg::kThreads;
-  static constexpr int kStep = Cfg::kThreads * 16;  // smem bytes between a thread's chunks
+  static constexpr int kKPerThread = Cfg::kBlockK * kDp / 16 / Cfg::kThreads;
+  static constexpr int kVPerThread = Cfg::kVRows * Cfg::kVRowBytes / 16 / Cfg::kThreads;
+  // Rows between a thread's chunks, and the shared-memory bytes they span.
+  static constexpr int kKRowsPerStep = Cfg::kThreads / (kDp / 16);
+  static constexpr int kVRowsPerStep = Cfg::kThreads / (Cfg::kVRowBytes / 16);
+  static constexpr int kKStep = kKRowsPerStep * Cfg::kKPitch;
+  static constexpr int kVStep = kVRowsPerStep * Cfg::kVPitch;
   static_assert(kKPerThread >= 1 && kVPerThread >= 1, "every thread copies whole chunks");
 
   const int8_t* k_src;     // chunk 0 of this thread in block 0
@@ -69,16 +75,16 @@ struct KVLoader {
   __device__ __forceinline__ KVLoader(const AttentionParams& p, const KeyRange& kr, int kv_head) {
     const int t = threadIdx.x;
     const int k_row = t / (kDp / 16), k_chunk = t % (kDp / 16);
-    k_smem = swizzled_offset(k_row, k_chunk, kDp);
+    k_smem = tile_offset<Cfg::kPadded>(k_row, k_chunk, kDp);
     k_src = p.k8 + (kr.head_index * p.seq_k.padded_tokens + kr.seq.pad_start) * kDp + k_row * kDp + k_chunk * 16;
     if constexpr (Cfg::kFp8) {
       const int row = t / 4, chunk = t % 4;  // channel row, 16-slot chunk
-      v_smem = swizzled_offset(row, chunk, Cfg::kVRowBytes);
+      v_smem = tile_offset<Cfg::kPadded>(row, chunk, Cfg::kVRowBytes);
       v_row_stride = p.seq_k.padded_tokens;
       v8_src = p.v8 + (kr.head_index * kDp + row) * p.seq_k.padded_tokens + kr.seq.pad_start + chunk * 16;
     } else {
       const int row = t / (kDp / 8), chunk = t % (kDp / 8);
-      v_smem = swizzled_offset(row, chunk, Cfg::kVRowBytes);
+      v_smem = tile_offset<Cfg::kPadded>(row, chunk, Cfg::kVRowBytes);
       v_row = row;
       v_live_col = chunk * 8 < p.head_dim;
       v_row_stride = 2 * p.v.token_stride;
@@ -90,29 +96,27 @@ struct KVLoader {
   __device__ __forceinline__ void load(int block, uint32_t k_stage, uint32_t v_stage, int len) const {
     const int8_t* ks = k_src + int64_t{block} * Cfg::kBlockK * kDp;
 #pragma unroll
-    for (int i = 0; i < kKPerThread; ++i) cp_async_16(k_stage + k_smem + i * kStep, ks + i * kStep, 16);
+    for (int i = 0; i < kKPerThread; ++i) cp_async_16(k_stage + k_smem + i * kKStep, ks + i * kKRowsPerStep * kDp, 16);
     if constexpr (Cfg::kFp8) {
       const uint8_t* vs = v8_src + int64_t{block} * Cfg::kBlockK;
-      constexpr int kRowsPerStep = Cfg::kThreads / 4;
 #pragma unroll
       for (int i = 0; i < kVPerThread; ++i)
-        cp_async_16(v_stage + v_smem + i * kStep, vs + i * kRowsPerStep * v_row_stride, 16);
+        cp_async_16(v_stage + v_smem + i * kVStep, vs + i * kVRowsPerStep * v_row_stride, 16);
     } else {
       // Keys past the length and channels past D are zero-filled (0 * NaN would poison O).
-      constexpr int kRowsPerStep = Cfg::kThreads / (kDp / 8);
       const int key0 = block * Cfg::kBlockK + v_row;
 #pragma unroll
       for (int i = 0; i < kVPerThread; ++i) {
-        const int key = key0 + i * kRowsPerStep;
+        const int key = key0 + i * kVRowsPerStep;
         const bool live = v_live_col && key < len;
-        cp_async_16(v_stage + v_smem + i * kStep, live ? v_src + int64_t{key} * v_row_stride : v_src, live ? 16 : 0);
+        cp_async_16(v_stage + v_smem + i * kVStep, live ? v_src + int64_t{key} * v_row_stride : v_src, live ? 16 : 0);
       }
     }
   }
 };
 
 // bf16 V -> fp16 in shared memory, saturating to +-65504 (the fp16-accumulating mode, whose MMA has
-// no bf16 form). Each thread converts the chunks it copied itself (loader.v_smem + i * kStep), so
+// no bf16 form). Each thread converts the chunks it copied itself (loader.v_smem + i * kVStep), so
 // its own cp.async wait is enough before the conversion and the block's one barrier publishes the
 // result: no second barrier per block.
 template <class Cfg>
@@ -120,7 +124,7 @@ __device__ __forceinline__ void convert_own_v_bf16_to_f16(uint8_t* v_tile, uint3
   constexpr int kPerThread = KVLoader<Cfg>::kVPerThread;
 #pragma unroll
   for (int k = 0; k < kPerThread; ++k) {
-    uint4* ptr = reinterpret_cast<uint4*>(v_tile + v_smem + k * KVLoader<Cfg>::kStep);
+    uint4* ptr = reinterpret_cast<uint4*>(v_tile + v_smem + k * KVLoader<Cfg>::kVStep);
     uint4 w = *ptr;
     uint32_t* words = reinterpret_cast<uint32_t*>(&w);
 #pragma unroll
@@ -160,12 +164,12 @@ __device__ __forceinline__ void qk_scores(uint32_t q_rows, uint32_t k_tile, Scor
 #pragma unroll
   for (int s = 0; s < Cfg::kQKSteps; ++s) {
     uint32_t qa[4];
-    ldmatrix_x4(qa, q_rows + swizzled_offset(q_row, 2 * s + m / 2, kDp));
-    const uint32_t addr = k_tile + swizzled_offset(key, 2 * s + m % 2, kDp);
+    ldmatrix_x4(qa, q_rows + tile_offset<Cfg::kPadded>(q_row, 2 * s + m / 2, kDp));
+    const uint32_t addr = k_tile + tile_offset<Cfg::kPadded>(key, 2 * s + m % 2, kDp);
 #pragma unroll
     for (int j = 0; j < Cfg::kKeyTiles; j += 2) {
       uint32_t kb[4];
-      ldmatrix_x4(kb, addr + j * 8 * kDp);
+      ldmatrix_x4(kb, addr + j * 8 * Cfg::kKPitch);
       mma_s8_m16n8k32(acc[j], qa, kb[0], kb[1]);
       mma_s8_m16n8k32(acc[j + 1], qa, kb[2], kb[3]);
     }
@@ -265,11 +269,11 @@ __device__ __forceinline__ void accumulate_pv(RowState<Cfg>& st, const uint32_t 
   const int lane = threadIdx.x % 32;
   if constexpr (Cfg::kFp8) {
     // Matrices: channels 8n.. x slots 0-15, 16-31, 32-47, 48-63.
-    const uint32_t addr = v_tile + swizzled_offset(lane % 8, lane / 8, Cfg::kVRowBytes);
+    const uint32_t addr = v_tile + tile_offset<Cfg::kPadded>(lane % 8, lane / 8, Cfg::kVRowBytes);
 #pragma unroll
     for (int n = 0; n < Cfg::kDimTiles; ++n) {
       uint32_t vb[4];
-      ldmatrix_x4(vb, addr + n * 8 * Cfg::kVRowBytes);
+      ldmatrix_x4(vb, addr + n * 8 * Cfg::kVPitch);
 #pragma unroll
       for (int sl = 0; sl < Cfg::kSlices; ++sl) {
         const uint32_t(&a0)[4] = pa[sl][0];
@@ -292,29 +296,44 @@ __device__ __forceinline__ void accumulate_pv(RowState<Cfg>& st, const uint32_t 
     // Matrices (transposed): keys 16k.. / 16k+8.. x channels 8n.., then 8n+8...
     const int m = lane / 8;
     const int vkey = 8 * (m % 2) + lane % 8;
-#pragma unroll
-    for (int n = 0; n < Cfg::kDimTiles; n += 2) {
-      const uint32_t addr = v_tile + swizzled_offset(vkey, n + m / 2, Cfg::kVRowBytes);
-      uint32_t th[Cfg::kSlices][2][2] = {};  // kFp16Fp16Fp32: this block's fp16 partial of O
+    if constexpr (Cfg::kPVMode == PVMode::kFp16Fp32) {
+      // k outer: consecutive MMAs accumulate into different O tiles, so none waits for the last.
+      const uint32_t addr = v_tile + tile_offset<Cfg::kPadded>(vkey, m / 2, Cfg::kVRowBytes);
 #pragma unroll
       for (int k = 0; k < 4; ++k) {
-        uint32_t vb[4];
-        ldmatrix_x4_trans(vb, addr + k * 16 * Cfg::kVRowBytes);
 #pragma unroll
-        for (int sl = 0; sl < Cfg::kSlices; ++sl) {
-          if constexpr (Cfg::kPVMode == PVMode::kFp16Fp16Fp32) {
-            mma_f16_m16n8k16_f16acc(th[sl][0], pa[sl][k], vb[0], vb[1]);
-            mma_f16_m16n8k16_f16acc(th[sl][1], pa[sl][k], vb[2], vb[3]);
-          } else if constexpr (kBf16) {
-            mma_bf16_m16n8k16(st.o[sl][n], pa[sl][k], vb[0], vb[1]);
-            mma_bf16_m16n8k16(st.o[sl][n + 1], pa[sl][k], vb[2], vb[3]);
-          } else {
-            mma_f16_m16n8k16(st.o[sl][n], pa[sl][k], vb[0], vb[1]);
-            mma_f16_m16n8k16(st.o[sl][n + 1], pa[sl][k], vb[2], vb[3]);
+        for (int n = 0; n < Cfg::kDimTiles; n += 2) {
+          uint32_t vb[4];
+          ldmatrix_x4_trans(vb, addr + tile_offset<Cfg::kPadded>(16 * k, n, Cfg::kVRowBytes));
+#pragma unroll
+          for (int sl = 0; sl < Cfg::kSlices; ++sl) {
+            if constexpr (kBf16) {
+              mma_bf16_m16n8k16(st.o[sl][n], pa[sl][k], vb[0], vb[1]);
+              mma_bf16_m16n8k16(st.o[sl][n + 1], pa[sl][k], vb[2], vb[3]);
+            } else {
+              mma_f16_m16n8k16(st.o[sl][n], pa[sl][k], vb[0], vb[1]);
+              mma_f16_m16n8k16(st.o[sl][n + 1], pa[sl][k], vb[2], vb[3]);
+            }
           }
         }
       }
-      if constexpr (Cfg::kPVMode == PVMode::kFp16Fp16Fp32) {
+    } else {
+      // fp16-accumulating mode: n outer, each O tile pair's fp16 partial over the block's 64 keys
+      // is added to the fp32 O once.
+#pragma unroll
+      for (int n = 0; n < Cfg::kDimTiles; n += 2) {
+        const uint32_t addr = v_tile + tile_offset<Cfg::kPadded>(vkey, n + m / 2, Cfg::kVRowBytes);
+        uint32_t th[Cfg::kSlices][2][2] = {};
+#pragma unroll
+        for (int k = 0; k < 4; ++k) {
+          uint32_t vb[4];
+          ldmatrix_x4_trans(vb, addr + k * 16 * Cfg::kVPitch);
+#pragma unroll
+          for (int sl = 0; sl < Cfg::kSlices; ++sl) {
+            mma_f16_m16n8k16_f16acc(th[sl][0], pa[sl][k], vb[0], vb[1]);
+            mma_f16_m16n8k16_f16acc(th[sl][1], pa[sl][k], vb[2], vb[3]);
+          }
+        }
 #pragma unroll
         for (int sl = 0; sl < Cfg::kSlices; ++sl) {
 #pragma unroll
@@ -332,6 +351,25 @@ __device__ __forceinline__ void accumulate_pv(RowState<Cfg>& st, const uint32_t 
   }
 }
 
+#ifdef SAGE_MMA_TRACE
+// Measurement only (FP16 modes): per-CTA timestamps into the unused v8 buffer.
+__device__ __forceinline__ unsigned long long trace_clock() {
+  unsigned long long t;
+  asm volatile("mov.u64 %0, %%clock64;" : "=l"(t));
+  return t;
+}
+__device__ __forceinline__ unsigned long long trace_gtime() {
+  unsigned long long t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+}
+#define SAGE_TRACE(slot, value)                                                                        \
+  if (!Cfg::kFp8 && threadIdx.x == 0)                                                                   \
+    reinterpret_cast<unsigned long long*>(const_cast<uint8_t*>(p.v8))[8 * (blockIdx.x + gridDim.x * (blockIdx.y + gridDim.y * blockIdx.z)) + (slot)] = (value)
+#else
+#define SAGE_TRACE(slot, value)
+#endif
+
 // kBf16: the fp32-accumulating FP16 mode with bf16 V multiplies V as it is with P rounded to bf16
 // (as the Hopper kernel does; the CPU reference emulates it through pv_operand_dtype). The
 // fp16-accumulating mode converts bf16 V to fp16 in shared memory every block.
@@ -348,6 +386,15 @@ __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p) {
   const int head = blockIdx.y, b = blockIdx.z;
   const SequenceSlot q_seq = locate_sequence(p.seq_q, b, p.q.batch_stride, p.q.token_stride);
   if (tile * Cfg::kBlockQ >= q_seq.len) return;
+#ifdef SAGE_MMA_TRACE
+  SAGE_TRACE(1, trace_gtime());
+  SAGE_TRACE(3, trace_clock());
+  {
+    unsigned smid;
+    asm volatile("mov.u32 %0, %%smid;" : "=r"(smid));
+    SAGE_TRACE(0, smid);
+  }
+#endif
   const int kv_head = head / (p.heads_q / p.heads_kv);
   const int warp = threadIdx.x / 32, c = threadIdx.x % 4;
   const int row0 = tile * Cfg::kBlockQ + warp * kQWarpRows * kSlices;  // first row of this warp
@@ -364,7 +411,8 @@ __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p) {
   cp_async_commit();
 
   // This warp's Q rows, quantized once into shared memory (only this warp reads them).
-  const uint32_t q_rows = k_tiles + kStages * (Cfg::kKTileBytes + Cfg::kVTileBytes) + warp * kQWarpRows * kSlices * kDp;
+  const uint32_t q_rows = k_tiles + kStages * (Cfg::kKTileBytes + Cfg::kVTileBytes) +
+                         warp * kQWarpRows * kSlices * Cfg::kKPitch;
   QFragments<kSlices> qf;
   {
     uint32_t qa[kSlices][Cfg::kQKSteps][4];
@@ -377,11 +425,14 @@ __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p) {
 #pragma unroll
         for (int i = 0; i < 4; ++i) {
           const int row = 16 * sl + lane / 4 + 8 * (i % 2);
-          const uint32_t at = q_rows + swizzled_offset(row, 2 * s + i / 2, kDp) + 4 * (lane % 4);
+          const uint32_t at = q_rows + tile_offset<Cfg::kPadded>(row, 2 * s + i / 2, kDp) + 4 * (lane % 4);
           asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(at), "r"(qa[sl][s][i]));
         }
     __syncwarp();
   }
+#ifdef SAGE_MMA_TRACE
+  SAGE_TRACE(4, trace_clock());
+#endif
   RowState<Cfg> st;
 #pragma unroll
   for (int sl = 0; sl < kSlices; ++sl) {
@@ -404,6 +455,9 @@ __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p) {
     cp_async_wait<1>();
     if (convert_v) convert_own_v_bf16_to_f16<Cfg>(v_tiles_ptr + (block % kStages) * Cfg::kVTileBytes, loader.v_smem);
     __syncthreads();
+#ifdef SAGE_MMA_TRACE
+    if (block == 0) SAGE_TRACE(5, trace_clock());
+#endif
     if (block + 2 < blocks) loader.load(block + 2, k_stage(block + 2), v_stage(block + 2), lk);
     cp_async_commit();
 
@@ -412,7 +466,7 @@ __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p) {
 #pragma unroll
     for (int sl = 0; sl < kSlices; ++sl) {
       ScoreTile<Cfg> acc;
-      qk_scores<Cfg>(q_rows + sl * kQWarpRows * kDp, k_stage(block), acc);
+      qk_scores<Cfg>(q_rows + sl * kQWarpRows * Cfg::kKPitch, k_stage(block), acc);
       const float score_scale = qf.scale_log2[sl] * k_scale;
       if (!masked) {
         online_softmax<Cfg, kBf16, false>(p, st, sl, acc, score_scale, pa[sl], block, row0, lk, causal_offset);
@@ -423,8 +477,15 @@ __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p) {
     accumulate_pv<Cfg, kBf16>(st, pa, v_stage(block));
   }
   cp_async_wait<0>();
+#ifdef SAGE_MMA_TRACE
+  SAGE_TRACE(6, trace_clock());
+#endif
 
-  write_output<Cfg>(p, q_seq, b, head, kv_head, row0, st, qf);
+  write_output<Cfg>(p, q_seq, b, head, kv_head, row0, st, qf, q_rows);
+#ifdef SAGE_MMA_TRACE
+  SAGE_TRACE(7, trace_clock());
+  SAGE_TRACE(2, trace_gtime());
+#endif
 }
 
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 890

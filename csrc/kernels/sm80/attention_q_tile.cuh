@@ -18,8 +18,18 @@ struct QFragments {
   float kmean_dot[kSlices][2] = {};        // q . k_mean of rows g and g+8 (raw q, fp32), for the LSE
 };
 
-__device__ __forceinline__ float4 load4_as_float(const void* p, bool bf16) {
-  const uint2 raw = *reinterpret_cast<const uint2*>(p);
+// 4 consecutive fp16/bf16 values, or zeros when !live. Predicated rather than branched, so that a
+// thread's loads are all in flight before the first conversion waits on one.
+__device__ __forceinline__ uint2 load4_raw(const char* p, bool live) {
+  uint2 r;
+  asm("{\n .reg .pred live;\n setp.ne.b32 live, %3, 0;\n mov.b32 %0, 0;\n mov.b32 %1, 0;\n"
+      " @live ld.global.nc.v2.u32 {%0, %1}, [%2];\n}\n"
+      : "=r"(r.x), "=r"(r.y)
+      : "l"(p), "r"(static_cast<int>(live)));
+  return r;
+}
+
+__device__ __forceinline__ float4 raw4_to_float(const uint2 raw, bool bf16) {
   const uint32_t w[2] = {raw.x, raw.y};
   float f[4];
 #pragma unroll
@@ -34,6 +44,23 @@ __device__ __forceinline__ float4 load4_as_float(const void* p, bool bf16) {
     }
   }
   return make_float4(f[0], f[1], f[2], f[3]);
+}
+
+// This thread's Q values of one m16 slice starting at sequence row `slice_row0`, in A-fragment
+// order: raw[s][i] = row g + 8(i % 2), channels 32s + 16(i / 2) + 4c .. +3.
+template <int kDp>
+__device__ __forceinline__ void load_q_slice(const AttentionParams& p, const SequenceSlot& seq, const char* base,
+                                             int slice_row0, uint2 (&raw)[kDp / 32][4]) {
+  const int lane = threadIdx.x % 32, g = lane / 4, c = lane % 4;
+#pragma unroll
+  for (int s = 0; s < kDp / 32; ++s) {
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int row = slice_row0 + g + 8 * (i % 2), ch = 32 * s + 16 * (i / 2) + 4 * c;
+      const bool live = row < seq.len && ch < p.head_dim;
+      raw[s][i] = load4_raw(base + 2 * (int64_t{live ? row : 0} * p.q.token_stride + (live ? ch : 0)), live);
+    }
+  }
 }
 
 __device__ __forceinline__ uint32_t quantize4(const float4& x, float inv) {
@@ -51,23 +78,22 @@ __device__ __forceinline__ QFragments<kSlices> load_quantize_q(const AttentionPa
                                                                int head, int row0, int kv_batch_head,
                                                                uint32_t (&a)[kSlices][kDp / 32][4],
                                                                float* amax_smem) {
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, c = lane % 4;
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, c = lane % 4;
   const bool bf16 = p.dtype == DType::kBFloat16;
   const char* base = static_cast<const char*>(p.q.ptr) + 2 * (seq.raw_offset + int64_t{head} * p.q.head_stride);
   QFragments<kSlices> f;
   float amax[kSlices];
 #pragma unroll
   for (int sl = 0; sl < kSlices; ++sl) {
+    uint2 raw[kDp / 32][4];
+    load_q_slice<kDp>(p, seq, base, row0 + 16 * sl, raw);
     float4 x[kDp / 32][4];
     amax[sl] = 0.0f;
 #pragma unroll
     for (int s = 0; s < kDp / 32; ++s) {
 #pragma unroll
       for (int i = 0; i < 4; ++i) {
-        const int row = row0 + 16 * sl + g + 8 * (i % 2), ch = 32 * s + 16 * (i / 2) + 4 * c;
-        x[s][i] = (row < seq.len && ch < p.head_dim)
-                      ? load4_as_float(base + 2 * (int64_t{row} * p.q.token_stride + ch), bf16)
-                      : make_float4(0.f, 0.f, 0.f, 0.f);
+        x[s][i] = raw4_to_float(raw[s][i], bf16);
         amax[sl] = fmaxf(amax[sl], fmaxf(fmaxf(fabsf(x[s][i].x), fabsf(x[s][i].y)),
                                          fmaxf(fabsf(x[s][i].z), fabsf(x[s][i].w))));
       }
@@ -125,16 +151,12 @@ __device__ __forceinline__ QFragments<kSlices> load_quantize_q(const AttentionPa
 #pragma unroll
     for (int sl = 0; sl < kSlices; ++sl) {
       amax[sl] = block_max;
+      uint2 raw[kDp / 32][4];
+      load_q_slice<kDp>(p, seq, base, row0 + 16 * sl, raw);
 #pragma unroll
       for (int s = 0; s < kDp / 32; ++s) {
 #pragma unroll
-        for (int i = 0; i < 4; ++i) {
-          const int row = row0 + 16 * sl + g + 8 * (i % 2), ch = 32 * s + 16 * (i / 2) + 4 * c;
-          const float4 x = (row < seq.len && ch < p.head_dim)
-                               ? load4_as_float(base + 2 * (int64_t{row} * p.q.token_stride + ch), bf16)
-                               : make_float4(0.f, 0.f, 0.f, 0.f);
-          a[sl][s][i] = quantize4(x, inv);
-        }
+        for (int i = 0; i < 4; ++i) a[sl][s][i] = quantize4(raw4_to_float(raw[s][i], bf16), inv);
       }
     }
   }
