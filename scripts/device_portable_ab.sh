@@ -56,8 +56,6 @@ build() {  # name src flags
 flags_of() {
   case $1 in
     new) echo "" ;;
-    trace) echo "-DSAGE_MMA_TRACE" ;;
-    s2) echo "-DSAGE_MMA_SLICES=2" ;;
     *) echo "unknown variant $1" >&2; echo "" ;;
   esac
 }

@@ -59,53 +59,6 @@ static float median_ms(F&& fn, int reps) {
   return t[t.size() / 2];
 }
 
-#ifdef SAGE_MMA_TRACE
-// Measurement only: per-CTA timestamps written by a -DSAGE_MMA_TRACE build of the kernel into v8.
-static void trace_report(const AttentionParams& ap, int n, int d, bool causal) {
-  const int tiles = (n + 127) / 128;
-  const size_t ctas = size_t(tiles) * ap.heads_q * ap.seq_q.batch;
-  cuda::attention_mma(ap, nullptr);
-  CHECK_CUDA(cudaDeviceSynchronize());
-  std::vector<unsigned long long> t(ctas * 8);
-  CHECK_CUDA(cudaMemcpy(t.data(), ap.v8, t.size() * 8, cudaMemcpyDeviceToHost));
-  auto med = [](std::vector<double> v) { std::sort(v.begin(), v.end()); return v[v.size() / 2]; };
-  std::vector<double> pro, first, loop, epi, life_ns;
-  unsigned long long g0 = ~0ull, g1 = 0;
-  double cyc = 0, ns = 0;
-  std::vector<std::vector<std::pair<unsigned long long, unsigned long long>>> per_sm(256);
-  for (size_t i = 0; i < ctas; ++i) {
-    const unsigned long long* r = &t[8 * i];
-    pro.push_back(double(r[4] - r[3]));
-    first.push_back(double(r[5] - r[4]));
-    loop.push_back(double(r[6] - r[5]));
-    epi.push_back(double(r[7] - r[6]));
-    life_ns.push_back(double(r[2] - r[1]));
-    cyc += double(r[7] - r[3]), ns += double(r[2] - r[1]);
-    g0 = std::min(g0, r[1]), g1 = std::max(g1, r[2]);
-    if (r[0] < 256) per_sm[r[0]].push_back({r[1], r[2]});
-  }
-  const double ghz = cyc / ns;
-  // Idle between one CTA's end and the next start in the same residency slot, per SM.
-  std::vector<double> gaps, first_start, last_end;
-  for (auto& v : per_sm) {
-    if (v.empty()) continue;
-    std::sort(v.begin(), v.end());
-    first_start.push_back(double(v.front().first - g0));
-    unsigned long long le = 0;
-    for (auto& e : v) le = std::max(le, e.second);
-    last_end.push_back(double(g1 - le));
-    for (size_t i = 2; i < v.size(); ++i) gaps.push_back(double(v[i].first) - double(v[i - 2].second));
-  }
-  std::printf("TRACE D=%d N=%d causal=%d ctas=%zu span %.1f us, clock %.2f GHz; median per CTA (us): prologue %.2f, "
-              "first-block wait %.2f, loop %.2f, epilogue %.2f, life %.2f; median slot gap %.2f us; SM first start "
-              "median %.2f us; SM idle at end median %.2f max %.2f us\n",
-              d, n, int(causal), ctas, (g1 - g0) * 1e-3, ghz, med(pro) / ghz * 1e-3, med(first) / ghz * 1e-3,
-              med(loop) / ghz * 1e-3, med(epi) / ghz * 1e-3, med(life_ns) * 1e-3, gaps.empty() ? 0.0 : med(gaps) * 1e-3,
-              med(first_start) * 1e-3, med(last_end) * 1e-3,
-              *std::max_element(last_end.begin(), last_end.end()) * 1e-3);
-}
-#endif
-
 int main(int argc, char** argv) {
   const int B = 4, H = 32;
   std::vector<int> dims = {SAGE_HEAD_DIMS};
@@ -171,9 +124,6 @@ int main(int argc, char** argv) {
           CHECK_CUDA(cudaDeviceSynchronize());
           const int reps = n >= 16384 ? 5 : 20;
           const float attn_ms = median_ms([&] { cuda::attention_mma(ap, nullptr); }, reps);
-#ifdef SAGE_MMA_TRACE
-          if (mode == PVMode::kFp16Fp32) trace_report(ap, n, d, causal);
-#endif
           const bool fp8 = is_fp8(mode);
           const float full_ms = median_ms(
               [&] {

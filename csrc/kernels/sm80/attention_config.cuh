@@ -44,10 +44,9 @@ struct MmaAttentionConfig {
   // (NOTEBOOK_portable v10, kernel-only, two CTAs per SM both ways): D=128 fp16 P·V 1k 203 -> 240,
   // 4k 295 -> 309, 16k 340 -> 340; D=64 16k 268 -> 292; causal 1k +23-30%. More warps hide the
   // ldmatrix -> MMA -> exp chain better than fewer fragment reads save.
-#ifndef SAGE_MMA_SLICES
-#define SAGE_MMA_SLICES 1
-#endif
-  static constexpr int kSlices = SAGE_MMA_SLICES;
+  // (Re-measured with v14's padded rows and epilogue: two slices at 255 registers lose at every
+  // N, e.g. D=128 fp16 P·V 1k 284 vs 315, 16k 383 vs 406.)
+  static constexpr int kSlices = 1;
   static constexpr int kWarps = kBlockQ / (kQWarpRows * kSlices);
   static constexpr int kThreads = kWarps * 32;
   // 64 keys per step: the K quantization block, the unit in which P is rounded for FP8 P·V.

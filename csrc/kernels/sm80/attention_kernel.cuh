@@ -351,25 +351,6 @@ __device__ __forceinline__ void accumulate_pv(RowState<Cfg>& st, const uint32_t 
   }
 }
 
-#ifdef SAGE_MMA_TRACE
-// Measurement only (FP16 modes): per-CTA timestamps into the unused v8 buffer.
-__device__ __forceinline__ unsigned long long trace_clock() {
-  unsigned long long t;
-  asm volatile("mov.u64 %0, %%clock64;" : "=l"(t));
-  return t;
-}
-__device__ __forceinline__ unsigned long long trace_gtime() {
-  unsigned long long t;
-  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-  return t;
-}
-#define SAGE_TRACE(slot, value)                                                                        \
-  if (!Cfg::kFp8 && threadIdx.x == 0)                                                                   \
-    reinterpret_cast<unsigned long long*>(const_cast<uint8_t*>(p.v8))[8 * (blockIdx.x + gridDim.x * (blockIdx.y + gridDim.y * blockIdx.z)) + (slot)] = (value)
-#else
-#define SAGE_TRACE(slot, value)
-#endif
-
 // kBf16: the fp32-accumulating FP16 mode with bf16 V multiplies V as it is with P rounded to bf16
 // (as the Hopper kernel does; the CPU reference emulates it through pv_operand_dtype). The
 // fp16-accumulating mode converts bf16 V to fp16 in shared memory every block.
@@ -386,15 +367,6 @@ __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p) {
   const int head = blockIdx.y, b = blockIdx.z;
   const SequenceSlot q_seq = locate_sequence(p.seq_q, b, p.q.batch_stride, p.q.token_stride);
   if (tile * Cfg::kBlockQ >= q_seq.len) return;
-#ifdef SAGE_MMA_TRACE
-  SAGE_TRACE(1, trace_gtime());
-  SAGE_TRACE(3, trace_clock());
-  {
-    unsigned smid;
-    asm volatile("mov.u32 %0, %%smid;" : "=r"(smid));
-    SAGE_TRACE(0, smid);
-  }
-#endif
   const int kv_head = head / (p.heads_q / p.heads_kv);
   const int warp = threadIdx.x / 32, c = threadIdx.x % 4;
   const int row0 = tile * Cfg::kBlockQ + warp * kQWarpRows * kSlices;  // first row of this warp
@@ -430,9 +402,6 @@ __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p) {
         }
     __syncwarp();
   }
-#ifdef SAGE_MMA_TRACE
-  SAGE_TRACE(4, trace_clock());
-#endif
   RowState<Cfg> st;
 #pragma unroll
   for (int sl = 0; sl < kSlices; ++sl) {
@@ -455,9 +424,6 @@ __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p) {
     cp_async_wait<1>();
     if (convert_v) convert_own_v_bf16_to_f16<Cfg>(v_tiles_ptr + (block % kStages) * Cfg::kVTileBytes, loader.v_smem);
     __syncthreads();
-#ifdef SAGE_MMA_TRACE
-    if (block == 0) SAGE_TRACE(5, trace_clock());
-#endif
     if (block + 2 < blocks) loader.load(block + 2, k_stage(block + 2), v_stage(block + 2), lk);
     cp_async_commit();
 
@@ -477,15 +443,8 @@ __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p) {
     accumulate_pv<Cfg, kBf16>(st, pa, v_stage(block));
   }
   cp_async_wait<0>();
-#ifdef SAGE_MMA_TRACE
-  SAGE_TRACE(6, trace_clock());
-#endif
 
   write_output<Cfg>(p, q_seq, b, head, kv_head, row0, st, qf, q_rows);
-#ifdef SAGE_MMA_TRACE
-  SAGE_TRACE(7, trace_clock());
-  SAGE_TRACE(2, trace_gtime());
-#endif
 }
 
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 890
