@@ -151,6 +151,20 @@ def test_other_head_dims(d, gen):
     assert rel_l1(sa.sageattn_qk_int8_pv_fp16_cuda(q, k, v), ref) <= 0.02
 
 
+@pytest.mark.parametrize("name", ["fp16_mma", "fp16acc_mma", "fp8_mma"])
+@pytest.mark.parametrize("d", [32, 96, 100, 160, 256])
+@pytest.mark.parametrize("causal", [False, True])
+def test_other_head_dims_mma(name, d, causal, gen):
+    """The mma.sync kernel's padded instantiations (head dims rounded up to 64, 128 or 256: columns
+    past D in its tiles and output chunks) and the 256 tile, which the sm90 default does not reach."""
+    q, k, v = make_qkv("normal", 1, 4, 2, 333, 333, d, device=DEV, generator=gen)
+    ref, ref_lse = reference_attention(q, k, v, is_causal=causal)
+    o, lse = run(name, q, k, v, is_causal=causal, return_lse=True)
+    assert finite(o) and finite(lse)
+    assert rel_l1(o, ref) <= (0.02 if name in FP16_KERNELS else 0.05)
+    assert (lse.double().cpu() - ref_lse.cpu()).abs().max().item() <= 0.02 * (ref_lse.abs().max().item() + 1.0)
+
+
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_output_dtype(dtype, gen):
     q, k, v = make_qkv("normal", 1, 2, 2, 256, 256, 128, dtype=dtype, device=DEV, generator=gen)
