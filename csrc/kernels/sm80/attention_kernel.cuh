@@ -453,18 +453,14 @@ inline constexpr bool kArchHasFp8Mma = false;
 inline constexpr bool kArchHasFp8Mma = true;
 #endif
 
-template <class Cfg>
+// One kernel per V type of the fp32-accumulating FP16 mode (kBf16: bf16 V multiplied as bf16), so
+// that each holds one tile's code: the CTA prologue runs from a colder instruction cache otherwise.
+template <class Cfg, bool kBf16>
 __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocksPerSm) attention_mma_kernel(const __grid_constant__ AttentionParams p) {
   if constexpr (Cfg::kFp8 && !kArchHasFp8Mma) {
     __trap();  // never dispatched: attention_mma_supports() needs sm89+ for FP8 P·V
-  } else if constexpr (Cfg::kPVMode == PVMode::kFp16Fp32) {
-    if (p.v_dtype == DType::kBFloat16) {
-      attention_mma_tile<Cfg, true>(p);
-    } else {
-      attention_mma_tile<Cfg, false>(p);
-    }
   } else {
-    attention_mma_tile<Cfg, false>(p);
+    attention_mma_tile<Cfg, kBf16>(p);
   }
 }
 

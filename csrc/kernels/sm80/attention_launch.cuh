@@ -6,16 +6,24 @@
 
 namespace sageattention::kernels {
 
+template <class Cfg, bool kBf16>
+cudaError_t launch_attention_mma_kernel(const AttentionParams& p, cudaStream_t stream) {
+  // Raising the dynamic shared-memory limit is a per-function attribute: set it once per process.
+  static const cudaError_t attr = cudaFuncSetAttribute(
+      attention_mma_kernel<Cfg, kBf16>, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::kSmemBytes);
+  if (attr != cudaSuccess) return attr;
+  const dim3 grid(static_cast<unsigned>(ceil_div(p.seq_q.seqlen, Cfg::kBlockQ)), p.heads_q, p.seq_q.batch);
+  attention_mma_kernel<Cfg, kBf16><<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(p);
+  return cudaGetLastError();
+}
+
 template <int kHeadDim, PVMode kMode>
 cudaError_t launch_attention_mma(const AttentionParams& p, cudaStream_t stream) {
   using Cfg = MmaAttentionConfig<kHeadDim, kMode>;
-  // Raising the dynamic shared-memory limit is a per-function attribute: set it once per process.
-  static const cudaError_t attr = cudaFuncSetAttribute(
-      attention_mma_kernel<Cfg>, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::kSmemBytes);
-  if (attr != cudaSuccess) return attr;
-  const dim3 grid(static_cast<unsigned>(ceil_div(p.seq_q.seqlen, Cfg::kBlockQ)), p.heads_q, p.seq_q.batch);
-  attention_mma_kernel<Cfg><<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(p);
-  return cudaGetLastError();
+  if constexpr (kMode == PVMode::kFp16Fp32) {
+    if (p.v_dtype == DType::kBFloat16) return launch_attention_mma_kernel<Cfg, true>(p, stream);
+  }
+  return launch_attention_mma_kernel<Cfg, false>(p, stream);
 }
 
 #define SAGE_INSTANTIATE_ATTENTION_MMA(DIM, MODE) \
