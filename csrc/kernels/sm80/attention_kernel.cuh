@@ -307,13 +307,8 @@ __device__ __forceinline__ void accumulate_pv(RowState<Cfg>& st, const uint32_t 
           ldmatrix_x4_trans(vb, addr + tile_offset<Cfg::kPadded>(16 * k, n, Cfg::kVRowBytes));
 #pragma unroll
           for (int sl = 0; sl < Cfg::kSlices; ++sl) {
-            if constexpr (kBf16) {
-              mma_bf16_m16n8k16(st.o[sl][n], pa[sl][k], vb[0], vb[1]);
-              mma_bf16_m16n8k16(st.o[sl][n + 1], pa[sl][k], vb[2], vb[3]);
-            } else {
-              mma_f16_m16n8k16(st.o[sl][n], pa[sl][k], vb[0], vb[1]);
-              mma_f16_m16n8k16(st.o[sl][n + 1], pa[sl][k], vb[2], vb[3]);
-            }
+            mma_16bit_m16n8k16<kBf16>(st.o[sl][n], pa[sl][k], vb[0], vb[1]);
+            mma_16bit_m16n8k16<kBf16>(st.o[sl][n + 1], pa[sl][k], vb[2], vb[3]);
           }
         }
       }
