@@ -110,6 +110,18 @@ def test_odd_lengths(name, nq, nk, causal, gen):
         assert rel_l1(o, ref) <= (0.02 if name in FP16_KERNELS else 0.05)
 
 
+@pytest.mark.parametrize("name", ["fp16_mma", "fp16acc_mma"])
+def test_rows_without_keys_are_zero_whatever_v_holds(name, gen):
+    """Causal, Nq > Nk: the first Nq - Nk rows see no key and must be 0 even where V holds inf (the
+    MMA computes 0 * inf = NaN into their accumulators)."""
+    q, k, v = make_qkv("normal", 1, 2, 1, 300, 100, 128, device=DEV, generator=gen)
+    v[:, :, 5] = float("inf")
+    o, lse = run(name, q, k, v, is_causal=True, return_lse=True)
+    empty = torch.isinf(lse) & (lse < 0)
+    assert int(empty.sum()) == 2 * 200
+    assert (o[empty.unsqueeze(-1).expand_as(o)] == 0).all()
+
+
 def test_long_sequence_32767(gen):
     q, k, v = make_qkv("normal", 1, 1, 1, 32767, 32767, 128, device=DEV, generator=gen)
     ref, _ = reference_attention(q, k, v, is_causal=True)

@@ -40,8 +40,10 @@ __device__ __forceinline__ void store_slice_staged(const AttentionParams& p, con
       for (int r = 0; r < 2; ++r) {
         const float* x = &o[half * kHalfTiles + n][2 * r];
         const uint32_t at = stage + (g + 8 * r) * Cfg::kKPitch + (8 * n + 2 * c) * 2;
+        // inv_sum 0 marks a row with no visible key: written as 0 whatever O holds (0 · inf V).
+        const bool empty = inv_sum[r] == 0.0f;
         asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(at),
-                     "r"(pack_output(x[0] * inv_sum[r], x[1] * inv_sum[r], bf16)));
+                     "r"(pack_output(empty ? 0.0f : x[0] * inv_sum[r], empty ? 0.0f : x[1] * inv_sum[r], bf16)));
       }
     }
     __syncwarp();
@@ -93,7 +95,7 @@ __device__ __forceinline__ void write_output(const AttentionParams& p, const Seq
         float x[2];
 #pragma unroll
         for (int i = 0; i < 2; ++i) {
-          float v = st.o[sl][n][2 * r + i] * inv_sum;
+          float v = empty ? 0.0f : st.o[sl][n][2 * r + i] * inv_sum;
           if constexpr (Cfg::kFp8) {
             if (!empty) v = __fmul_rn(v, p.v_scale[stats + ch + i]);
           }
