@@ -110,7 +110,7 @@ def test_odd_lengths(name, nq, nk, causal, gen):
         assert rel_l1(o, ref) <= (0.02 if name in FP16_KERNELS else 0.05)
 
 
-@pytest.mark.parametrize("name", ["fp16_mma", "fp16acc_mma"])
+@pytest.mark.parametrize("name", FP16_KERNELS)
 def test_rows_without_keys_are_zero_whatever_v_holds(name, gen):
     """Causal, Nq > Nk: the first Nq - Nk rows see no key and must be 0 even where V holds inf (the
     MMA computes 0 * inf = NaN into their accumulators)."""

@@ -48,16 +48,17 @@ __device__ __forceinline__ void epilogue_store(const KernelParams& p, const SeqI
     const int row = row0 + 8 * r;
     const float l = softmax.row_total(r);
     if (row >= seq.lq) continue;
-    const float inv_l = l > 0.0f ? 1.0f / l : 0.0f;  // no visible key: O = 0
-    const bool add_mean = v_mean != nullptr && l > 0.0f;  // rows with no visible key stay exactly 0
+    const float inv_l = l > 0.0f ? 1.0f / l : 0.0f;
+    const bool add_mean = v_mean != nullptr;
     T* out = static_cast<T*>(p.o) + o_base + (seq.q_row0 + row) * p.o_token_stride;
     // All values are packed before the first store: reusing one register for each store's data
     // would make every pack wait until the previous store has read it.
     uint32_t packed[kGroups];
 #pragma unroll
     for (int k = 0; k < kGroups; ++k) {
-      const float y0 = o[4 * k + 2 * r] * inv_l * vs[k].x + (add_mean ? vm[k].x : 0.0f);
-      const float y1 = o[4 * k + 2 * r + 1] * inv_l * vs[k].y + (add_mean ? vm[k].y : 0.0f);
+      // A row with no visible key is written as 0 whatever O holds (the MMA's 0 · inf V is NaN).
+      const float y0 = l > 0.0f ? o[4 * k + 2 * r] * inv_l * vs[k].x + (add_mean ? vm[k].x : 0.0f) : 0.0f;
+      const float y1 = l > 0.0f ? o[4 * k + 2 * r + 1] * inv_l * vs[k].y + (add_mean ? vm[k].y : 0.0f) : 0.0f;
       packed[k] = pack_16bit_x2<T>(y0, y1);
     }
     if (o_stage != nullptr) {
