@@ -7,6 +7,7 @@
 
 #include <cuda_fp16.h>
 
+#include "kernels/common/dependent_launch.h"
 #include "kernels/common/ptx.cuh"
 #include "kernels/common/sequence.cuh"
 #include "kernels/sm80/attention_config.cuh"
@@ -16,6 +17,12 @@
 #include "sageattention/quant_layout.h"
 
 namespace sageattention::kernels {
+
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+inline constexpr bool kDependentLaunch = true;
+#else
+inline constexpr bool kDependentLaunch = false;
+#endif
 
 // Where the K/V of one (sequence, kv head) live and how many key blocks a tile visits.
 struct KeyRange {
@@ -372,10 +379,17 @@ __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p) {
   auto k_stage = [&](int block) { return k_tiles + (block % kStages) * Cfg::kKTileBytes; };
   auto v_stage = [&](int block) { return v_tiles + (block % kStages) * Cfg::kVTileBytes; };
   // Blocks j+1 and j+2 load while block j is computed; one commit group per block (possibly empty).
-  if (blocks > 0) loader.load(0, k_stage(0), v_stage(0), lk);
-  cp_async_commit();
-  if (blocks > 1) loader.load(1, k_stage(1), v_stage(1), lk);
-  cp_async_commit();
+  auto load_first_blocks = [&] {
+    if (blocks > 0) loader.load(0, k_stage(0), v_stage(0), lk);
+    cp_async_commit();
+    if (blocks > 1) loader.load(1, k_stage(1), v_stage(1), lk);
+    cp_async_commit();
+  };
+  // sm_90+ launches this kernel dependent on the K/V pre-pass (dependent_launch.h): Q, an input no
+  // pre-pass writes, is loaded and quantized first, possibly while the pre-pass still runs; K/V
+  // codes, scales and means are read only after griddep_wait(). Elsewhere the first K/V blocks are
+  // in flight during the Q prologue instead.
+  if constexpr (!kDependentLaunch) load_first_blocks();
 
   // This warp's Q rows, quantized once into shared memory (only this warp reads them).
   const uint32_t q_rows = k_tiles + kStages * (Cfg::kKTileBytes + Cfg::kVTileBytes) +
@@ -396,6 +410,10 @@ __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p) {
           asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(at), "r"(qa[sl][s][i]));
         }
     __syncwarp();
+  }
+  if constexpr (kDependentLaunch) {
+    griddep_wait();
+    load_first_blocks();
   }
   RowState<Cfg> st;
 #pragma unroll

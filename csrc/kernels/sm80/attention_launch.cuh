@@ -13,8 +13,8 @@ cudaError_t launch_attention_mma_kernel(const AttentionParams& p, cudaStream_t s
       attention_mma_kernel<Cfg, kBf16>, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::kSmemBytes);
   if (attr != cudaSuccess) return attr;
   const dim3 grid(static_cast<unsigned>(ceil_div(p.seq_q.seqlen, Cfg::kBlockQ)), p.heads_q, p.seq_q.batch);
-  attention_mma_kernel<Cfg, kBf16><<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(p);
-  return cudaGetLastError();
+  // Dependent on the pre-pass where the GPU allows it (see attention_mma_tile).
+  return launch_dependent(attention_mma_kernel<Cfg, kBf16>, grid, dim3(Cfg::kThreads), Cfg::kSmemBytes, stream, p);
 }
 
 template <int kHeadDim, PVMode kMode>

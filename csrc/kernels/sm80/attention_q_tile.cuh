@@ -6,6 +6,7 @@
 
 #include <cuda_fp16.h>
 
+#include "kernels/common/dependent_launch.h"
 #include "kernels/common/sequence.cuh"
 #include "sageattention/params.h"
 #include "sageattention/quant_math.h"
@@ -119,6 +120,7 @@ __device__ __forceinline__ QFragments<kSlices> load_quantize_q(const AttentionPa
         for (int i = 0; i < 4; ++i) a[sl][s][i] = 0;
     }
     if (p.k_mean != nullptr && p.lse != nullptr) {
+      griddep_wait();  // k_mean comes from the K pre-pass (no-op unless launched dependent)
       const float* mean = p.k_mean + int64_t{kv_batch_head} * kDp;
 #pragma unroll
       for (int s = 0; s < kDp / 32; ++s) {
