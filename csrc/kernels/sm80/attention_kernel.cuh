@@ -386,10 +386,16 @@ __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p) {
     cp_async_commit();
   };
   // sm_90+ launches this kernel dependent on the K/V pre-pass (dependent_launch.h): Q, an input no
-  // pre-pass writes, is loaded and quantized first, possibly while the pre-pass still runs; K/V
-  // codes, scales and means are read only after griddep_wait(). Elsewhere the first K/V blocks are
-  // in flight during the Q prologue instead.
+  // pre-pass writes, is requested first, possibly while the pre-pass still runs; K/V codes, scales
+  // and means are read only after griddep_wait(), and the first K/V blocks are in flight while Q
+  // is quantized. Elsewhere they are requested first.
   if constexpr (!kDependentLaunch) load_first_blocks();
+  auto after_q_loads = [&] {
+    if constexpr (kDependentLaunch) {
+      griddep_wait();
+      load_first_blocks();
+    }
+  };
 
   // This warp's Q rows, quantized once into shared memory (only this warp reads them).
   const uint32_t q_rows = k_tiles + kStages * (Cfg::kKTileBytes + Cfg::kVTileBytes) +
@@ -397,7 +403,8 @@ __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p) {
   QFragments<kSlices> qf;
   {
     uint32_t qa[kSlices][Cfg::kQKSteps][4];
-    qf = load_quantize_q<kDp, kSlices, Cfg::kWarps>(p, q_seq, head, row0, b * p.heads_kv + kv_head, qa, amax_smem);
+    qf = load_quantize_q<kDp, kSlices, Cfg::kWarps>(p, q_seq, head, row0, b * p.heads_kv + kv_head, qa, amax_smem,
+                                                        after_q_loads);
     const int lane = threadIdx.x % 32;
 #pragma unroll
     for (int sl = 0; sl < kSlices; ++sl)
@@ -410,10 +417,6 @@ __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p) {
           asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(at), "r"(qa[sl][s][i]));
         }
     __syncwarp();
-  }
-  if constexpr (kDependentLaunch) {
-    griddep_wait();
-    load_first_blocks();
   }
   RowState<Cfg> st;
 #pragma unroll

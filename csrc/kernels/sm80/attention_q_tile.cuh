@@ -20,11 +20,13 @@ struct QFragments {
 };
 
 // 4 consecutive fp16/bf16 values, or zeros when !live. Predicated rather than branched, so that a
-// thread's loads are all in flight before the first conversion waits on one.
+// thread's loads are all in flight before the first conversion waits on one. A plain (coherent)
+// ld.global: with ld.global.nc ptxas schedules the kernel's griddepcontrol.wait above these loads,
+// which then no longer overlap the pre-pass (sm_90 SASS).
 __device__ __forceinline__ uint2 load4_raw(const char* p, bool live) {
   uint2 r;
-  asm("{\n .reg .pred live;\n setp.ne.b32 live, %3, 0;\n mov.b32 %0, 0;\n mov.b32 %1, 0;\n"
-      " @live ld.global.nc.v2.u32 {%0, %1}, [%2];\n}\n"
+  asm volatile("{\n .reg .pred live;\n setp.ne.b32 live, %3, 0;\n mov.b32 %0, 0;\n mov.b32 %1, 0;\n"
+      " @live ld.global.v2.u32 {%0, %1}, [%2];\n}\n"
       : "=r"(r.x), "=r"(r.y)
       : "l"(p), "r"(static_cast<int>(live)));
   return r;
@@ -74,11 +76,12 @@ __device__ __forceinline__ uint32_t quantize4(const float4& x, float inv) {
 // Loads the rows (g, g+8) of each of the warp's m16 slices (slice i starts at row0 + 16i) into
 // m16n8k32 A fragments: a[i][s] = {row g: ch 32s+4c.., row g+8: same, row g: ch 32s+16+4c.., row
 // g+8: same}. `amax_smem` (one float per warp) serves the per-block reduction; all threads call this.
-template <int kDp, int kSlices, int kWarps>
+// `after_loads` runs once the first slice's loads are issued and before any of them is used.
+template <int kDp, int kSlices, int kWarps, class AfterLoads>
 __device__ __forceinline__ QFragments<kSlices> load_quantize_q(const AttentionParams& p, const SequenceSlot& seq,
                                                                int head, int row0, int kv_batch_head,
                                                                uint32_t (&a)[kSlices][kDp / 32][4],
-                                                               float* amax_smem) {
+                                                               float* amax_smem, AfterLoads&& after_loads) {
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, c = lane % 4;
   const bool bf16 = p.dtype == DType::kBFloat16;
   const char* base = static_cast<const char*>(p.q.ptr) + 2 * (seq.raw_offset + int64_t{head} * p.q.head_stride);
@@ -88,6 +91,7 @@ __device__ __forceinline__ QFragments<kSlices> load_quantize_q(const AttentionPa
   for (int sl = 0; sl < kSlices; ++sl) {
     uint2 raw[kDp / 32][4];
     load_q_slice<kDp>(p, seq, base, row0 + 16 * sl, raw);
+    if (sl == 0) after_loads();
     float4 x[kDp / 32][4];
     amax[sl] = 0.0f;
 #pragma unroll
