@@ -378,12 +378,36 @@ __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p) {
   const int lk = kr.seq.len, blocks = kr.blocks;
   auto k_stage = [&](int block) { return k_tiles + (block % kStages) * Cfg::kKTileBytes; };
   auto v_stage = [&](int block) { return v_tiles + (block % kStages) * Cfg::kVTileBytes; };
-  // Blocks j+1 and j+2 load while block j is computed; one commit group per block (possibly empty).
+
+  // Stage hand-off. Blocks j+1 and j+2 load while block j is computed. The fp16-accumulating mode
+  // converts bf16 V in place (each thread its own chunks, read by every warp), so it keeps a CTA
+  // barrier per block. The other modes hand stages over with mbarriers: stage_full[s] completes
+  // when every thread's copies of the block have landed, stage_empty[s] when every warp is done
+  // reading it. No barrier then aligns the warps each block: one warp's MMAs overlap another's
+  // softmax (a per-block __syncthreads cost 4-11% at 16k, NOTEBOOK_portable v16).
+  constexpr bool kStageBarriers = Cfg::kPVMode != PVMode::kFp16Fp16Fp32;
+  __shared__ __align__(8) uint64_t stage_full[kStages], stage_empty[kStages];
+  const uint32_t full_bar = smem_addr(stage_full), empty_bar = smem_addr(stage_empty);
+  if constexpr (kStageBarriers) {
+    if (threadIdx.x == 0) {
+#pragma unroll
+      for (int s = 0; s < kStages; ++s) {
+        mbarrier_init(full_bar + 8 * s, Cfg::kThreads);
+        mbarrier_init(empty_bar + 8 * s, Cfg::kWarps);
+      }
+    }
+    __syncthreads();
+  }
+  // This thread's copies of `block` (into its stage), signalled as the mode requires.
+  auto load_block = [&](int block) {
+    loader.load(block, k_stage(block), v_stage(block), lk);
+    if constexpr (kStageBarriers) cp_async_mbarrier_arrive(full_bar + 8 * (block % kStages));
+  };
   auto load_first_blocks = [&] {
-    if (blocks > 0) loader.load(0, k_stage(0), v_stage(0), lk);
-    cp_async_commit();
-    if (blocks > 1) loader.load(1, k_stage(1), v_stage(1), lk);
-    cp_async_commit();
+    if (blocks > 0) load_block(0);
+    if constexpr (!kStageBarriers) cp_async_commit();  // one commit group per block (possibly empty)
+    if (blocks > 1) load_block(1);
+    if constexpr (!kStageBarriers) cp_async_commit();
   };
   // sm_90+ launches this kernel dependent on the K/V pre-pass (dependent_launch.h): Q, an input no
   // pre-pass writes, is requested first, possibly while the pre-pass still runs; K/V codes, scales
@@ -431,17 +455,24 @@ __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p) {
   const float* k_scales = p.k_scale + kr.head_index * k_scale_count(p.qk_gran, p.seq_k.padded_tokens) +
                           (kr.seq.pad_start / kKBlockTokens) * groups + (groups > 1 ? c : 0);
   const int64_t causal_offset = int64_t{lk} - q_seq.len;
-  const bool convert_v = !Cfg::kFp8 && !kBf16 && p.v_dtype == DType::kBFloat16;
+  // Only the fp16-accumulating mode converts (the fp32-accumulating one has a kernel per V type).
+  const bool convert_v = !kStageBarriers && !Cfg::kFp8 && !kBf16 && p.v_dtype == DType::kBFloat16;
 
   for (int block = 0; block < blocks; ++block) {
     const float k_scale = k_scales[int64_t{block} * groups];
-    // Block j has landed (j+1 may still be in flight) and this thread's share of its V is
-    // converted; after the barrier every warp is past block j-1, so its stage can take block j+2.
-    cp_async_wait<1>();
-    if (convert_v) convert_own_v_bf16_to_f16<Cfg>(v_tiles_ptr + (block % kStages) * Cfg::kVTileBytes, loader.v_smem);
-    __syncthreads();
-    if (block + 2 < blocks) loader.load(block + 2, k_stage(block + 2), v_stage(block + 2), lk);
-    cp_async_commit();
+    const int stage = block % kStages;
+    const uint32_t phase = (block / kStages) & 1;
+    if constexpr (kStageBarriers) {
+      mbarrier_wait(full_bar + 8 * stage, phase);
+    } else {
+      // Block j has landed (j+1 may still be in flight) and this thread's share of its V is
+      // converted; after the barrier every warp is past block j-1, so its stage can take block j+2.
+      cp_async_wait<1>();
+      if (convert_v) convert_own_v_bf16_to_f16<Cfg>(v_tiles_ptr + stage * Cfg::kVTileBytes, loader.v_smem);
+      __syncthreads();
+      if (block + 2 < blocks) load_block(block + 2);
+      cp_async_commit();
+    }
 
     uint32_t pa[kSlices][4][4];
     const bool masked = block >= kr.first_masked;
@@ -449,6 +480,12 @@ __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p) {
     for (int sl = 0; sl < kSlices; ++sl) {
       ScoreTile<Cfg> acc;
       qk_scores<Cfg>(q_rows + sl * kQWarpRows * Cfg::kKPitch, k_stage(block), acc);
+      if (kStageBarriers && sl == 0 && block + 2 < blocks) {
+        // Block j+2 goes to the stage of block j-1 once every warp has left it. Issued after this
+        // warp's Q·K rather than at the loop top, so that a warp up to a Q·K ahead does not wait.
+        if (block >= 1) mbarrier_wait(empty_bar + 8 * ((block + 2) % kStages), ((block - 1) / kStages) & 1);
+        load_block(block + 2);
+      }
       const float score_scale = qf.scale_log2[sl] * k_scale;
       if (!masked) {
         online_softmax<Cfg, kBf16, false>(p, st, sl, acc, score_scale, pa[sl], block, row0, lk, causal_offset);
@@ -457,8 +494,12 @@ __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p) {
       }
     }
     accumulate_pv<Cfg, kBf16>(st, pa, v_stage(block));
+    if constexpr (kStageBarriers) {
+      __syncwarp();
+      if (threadIdx.x % 32 == 0) mbarrier_arrive(empty_bar + 8 * stage);
+    }
   }
-  cp_async_wait<0>();
+  if constexpr (!kStageBarriers) cp_async_wait<0>();
 
   write_output<Cfg>(p, q_seq, b, head, kv_head, row0, st, qf, q_rows);
 }
