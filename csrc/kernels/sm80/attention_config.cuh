@@ -52,10 +52,12 @@ struct MmaAttentionConfig {
   // 64 keys per step: the K quantization block, the unit in which P is rounded for FP8 P·V.
   static constexpr int kBlockK = kKBlockTokens;
   // Three K/V stages: block j is computed while j+1 and j+2 load.
+  // (At D=64, where shared memory would allow it, a fourth stage measured 1-2% slower, v16.)
   static constexpr int kStages = 3;
   // Two CTAs per SM where registers allow (Dp <= 128: 128 registers x 256 threads x 2; D=128
-  // spills ~100-150 bytes per thread, still the faster shape): the second CTA runs out of phase
+  // spills ~40 bytes per thread, still the faster shape): the second CTA runs out of phase
   // and fills the gaps of the ldmatrix -> MMA -> exp -> MMA chain.
+  // (Three CTAs per SM at D=64, i.e. 80 registers, spill ~150 bytes and lose 10-20%, v16.)
   static constexpr int kMinBlocksPerSm = kDp <= 128 ? 2 : 1;
 
   // Padded rows in the fp32-accumulating FP16 mode: the fewer address registers free room for

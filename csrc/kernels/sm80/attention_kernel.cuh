@@ -379,13 +379,14 @@ __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p) {
   auto k_stage = [&](int block) { return k_tiles + (block % kStages) * Cfg::kKTileBytes; };
   auto v_stage = [&](int block) { return v_tiles + (block % kStages) * Cfg::kVTileBytes; };
 
-  // Stage hand-off. Blocks j+1 and j+2 load while block j is computed. The fp16-accumulating mode
+  // Stage hand-off. Blocks j+1 .. j+kAhead load while block j is computed. The fp16-accumulating mode
   // converts bf16 V in place (each thread its own chunks, read by every warp), so it keeps a CTA
   // barrier per block. The other modes hand stages over with mbarriers: stage_full[s] completes
   // when every thread's copies of the block have landed, stage_empty[s] when every warp is done
   // reading it. No barrier then aligns the warps each block: one warp's MMAs overlap another's
   // softmax (a per-block __syncthreads cost 4-11% at 16k, NOTEBOOK_portable v16).
   constexpr bool kStageBarriers = Cfg::kPVMode != PVMode::kFp16Fp16Fp32;
+  constexpr int kAhead = kStages - 1;  // blocks in flight ahead of the one computed
   __shared__ __align__(8) uint64_t stage_full[kStages], stage_empty[kStages];
   const uint32_t full_bar = smem_addr(stage_full), empty_bar = smem_addr(stage_empty);
   if constexpr (kStageBarriers) {
@@ -404,10 +405,11 @@ __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p) {
     if constexpr (kStageBarriers) cp_async_mbarrier_arrive(full_bar + 8 * (block % kStages));
   };
   auto load_first_blocks = [&] {
-    if (blocks > 0) load_block(0);
-    if constexpr (!kStageBarriers) cp_async_commit();  // one commit group per block (possibly empty)
-    if (blocks > 1) load_block(1);
-    if constexpr (!kStageBarriers) cp_async_commit();
+#pragma unroll
+    for (int block = 0; block < kAhead; ++block) {
+      if (block < blocks) load_block(block);
+      if constexpr (!kStageBarriers) cp_async_commit();  // one commit group per block (possibly empty)
+    }
   };
   // sm_90+ launches this kernel dependent on the K/V pre-pass (dependent_launch.h): Q, an input no
   // pre-pass writes, is requested first, possibly while the pre-pass still runs; K/V codes, scales
@@ -465,12 +467,12 @@ __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p) {
     if constexpr (kStageBarriers) {
       mbarrier_wait(full_bar + 8 * stage, phase);
     } else {
-      // Block j has landed (j+1 may still be in flight) and this thread's share of its V is
-      // converted; after the barrier every warp is past block j-1, so its stage can take block j+2.
-      cp_async_wait<1>();
+      // Block j has landed (later ones may still be in flight) and this thread's share of its V is
+      // converted; after the barrier every warp is past block j-1, so its stage can take j+kAhead.
+      cp_async_wait<kAhead - 1>();
       if (convert_v) convert_own_v_bf16_to_f16<Cfg>(v_tiles_ptr + stage * Cfg::kVTileBytes, loader.v_smem);
       __syncthreads();
-      if (block + 2 < blocks) load_block(block + 2);
+      if (block + kAhead < blocks) load_block(block + kAhead);
       cp_async_commit();
     }
 
@@ -491,13 +493,13 @@ __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p) {
     if constexpr (kStageBarriers) {
       __syncwarp();
       if (threadIdx.x % 32 == 0) mbarrier_arrive(empty_bar + 8 * stage);
-      // Block j+2 goes to the stage of block j-1 once every warp has left it. Issued at the end of
+      // Block j+kAhead goes to the stage of block j-1 once every warp has left it. Issued at the end of
       // block j rather than its top, so a warp up to a block ahead of the slowest does not wait
       // (after Q·K or after the softmax it measured 2-4% slower at D=128, v16); one block of lead
       // still covers the load latency.
-      if (block + 2 < blocks) {
-        if (block >= 1) mbarrier_wait(empty_bar + 8 * ((block + 2) % kStages), ((block - 1) / kStages) & 1);
-        load_block(block + 2);
+      if (block + kAhead < blocks) {
+        if (block >= 1) mbarrier_wait(empty_bar + 8 * ((block + kAhead) % kStages), ((block - 1) / kStages) & 1);
+        load_block(block + kAhead);
       }
     }
   }
