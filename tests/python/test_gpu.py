@@ -110,6 +110,19 @@ def test_odd_lengths(name, nq, nk, causal, gen):
         assert rel_l1(o, ref) <= (0.02 if name in FP16_KERNELS else 0.05)
 
 
+@pytest.mark.parametrize("name", ["fp16_mma", "fp16acc_mma", "fp8_mma", "fp8acc32_mma"])
+@pytest.mark.parametrize("nk", [64, 65, 128, 129, 192, 193, 256, 257, 449])
+@pytest.mark.parametrize("causal", [False, True])
+def test_key_block_counts_around_the_stage_ring(name, nk, causal, gen):
+    """The mma.sync kernels keep 3 K/V stages and hand them over by mbarrier phase: 1 to 8 key
+    blocks, a partial last block, and the first reuse of each stage."""
+    q, k, v = make_qkv("normal", 1, 2, 2, 130, nk, 64, device=DEV, generator=gen)
+    ref, ref_lse = reference_attention(q, k, v, is_causal=causal)
+    o, lse = run(name, q, k, v, is_causal=causal, return_lse=True)
+    assert torch.equal(torch.isinf(ref_lse), torch.isinf(lse))
+    assert rel_l1(o, ref) <= (0.02 if name in FP16_KERNELS else 0.05)
+
+
 @pytest.mark.parametrize("name", FP16_KERNELS)
 def test_rows_without_keys_are_zero_whatever_v_holds(name, gen):
     """Causal, Nq > Nk: the first Nq - Nk rows see no key and must be 0 even where V holds inf (the
