@@ -4,6 +4,8 @@
 
 #include <cstdint>
 
+#include "kernels/common/ptx.cuh"
+
 namespace sageattention::sm90 {
 
 __device__ __forceinline__ uint32_t smem_addr(const void* p) {
@@ -12,21 +14,20 @@ __device__ __forceinline__ uint32_t smem_addr(const void* p) {
 
 // ---- mbarrier ----
 __device__ __forceinline__ void mbar_init(uint64_t* bar, uint32_t count) {
-  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(smem_addr(bar)), "r"(count));
+  kernels::mbarrier_init(smem_addr(bar), static_cast<int>(count));
 }
 // Makes the mbarrier inits visible to the async proxy (TMA) and to the other threads of the CTA.
 __device__ __forceinline__ void fence_barrier_init() {
   asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
 }
-__device__ __forceinline__ void mbar_arrive(uint64_t* bar) {
-  asm volatile("{\n.reg .b64 st;\nmbarrier.arrive.shared::cta.b64 st, [%0];\n}\n" ::"r"(smem_addr(bar)) : "memory");
-}
+__device__ __forceinline__ void mbar_arrive(uint64_t* bar) { kernels::mbarrier_arrive(smem_addr(bar)); }
 __device__ __forceinline__ void mbar_arrive_expect_tx(uint64_t* bar, uint32_t bytes) {
   asm volatile("{\n.reg .b64 st;\nmbarrier.arrive.expect_tx.shared::cta.b64 st, [%0], %1;\n}\n" ::"r"(smem_addr(bar)),
                "r"(bytes) : "memory");
 }
 // Blocks until the phase of parity `phase` has completed. The suspend-time hint lets the hardware
-// park the warp inside try_wait instead of spinning through the retry branch.
+// park the warp inside try_wait instead of spinning through the retry branch. (kernels::mbarrier_wait,
+// the mma.sync kernels' wait, passes no hint: that is the form measured there.)
 __device__ __forceinline__ void mbar_wait(uint64_t* bar, uint32_t phase) {
   asm volatile(
       "{\n.reg .pred done;\n"
