@@ -2,6 +2,8 @@
 // compiled instantiations. Head dims come from the SAGE_HEAD_DIMS compile definition.
 #include <cuda_runtime.h>
 
+#include <cstdint>
+
 #include "kernels/common/launch_checks.h"
 #include "kernels/sm80/attention_launch.h"
 #include "sageattention/cuda_api.h"
@@ -49,6 +51,8 @@ bool shape_supported(const AttentionParams& p) {
   if (!vector_readable(o, varlen)) return false;
   if (p.seq_k.padded_tokens % kTokenPad != 0) return false;
   if (p.heads_q > 65535 || p.seq_q.batch > 65535) return false;
+  // The kernel indexes its CTAs with an int (far beyond any Q that fits in memory).
+  if (ceil_div(p.seq_q.seqlen, kQBlockRows) * p.heads_q * p.seq_q.batch > INT32_MAX) return false;
   // The kernel's online-softmax step (and FP8 P rounding unit) is one 64-key block.
   if (p.softmax_block_keys != kKBlockTokens) return false;
   return true;

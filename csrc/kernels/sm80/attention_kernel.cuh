@@ -7,6 +7,7 @@
 
 #include <cuda_fp16.h>
 
+#include "kernels/common/causal_order.h"
 #include "kernels/common/dependent_launch.h"
 #include "kernels/common/ptx.cuh"
 #include "kernels/common/sequence.cuh"
@@ -357,7 +358,7 @@ __device__ __forceinline__ void accumulate_pv(RowState<Cfg>& st, const uint32_t 
 // (as the Hopper kernel does; the CPU reference emulates it through pv_operand_dtype). The
 // fp16-accumulating mode converts bf16 V to fp16 in shared memory every block.
 template <class Cfg, bool kBf16>
-__device__ __forceinline__ void attention_mma_tile(const AttentionParams& p) {
+__device__ __forceinline__ void attention_mma_tile(const AttentionParams& p, int causal_group) {
   constexpr int kDp = Cfg::kDp, kStages = Cfg::kStages, kSlices = Cfg::kSlices;
   extern __shared__ __align__(128) uint8_t smem[];
   const uint32_t k_tiles = smem_addr(smem);
@@ -365,8 +366,14 @@ __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p) {
   uint8_t* v_tiles_ptr = smem + kStages * Cfg::kKTileBytes;
   __shared__ float amax_smem[Cfg::kWarps];
 
-  const int tile = p.causal ? gridDim.x - 1 - blockIdx.x : blockIdx.x;  // causal: longest tiles first
-  const int head = blockIdx.y, b = blockIdx.z;
+  // Grid (query tiles, heads, sequences). Causal tiles differ in length: the CTA index is mapped to
+  // them longest first, in groups of heads (causal_order.h).
+  int tile = blockIdx.x, head = blockIdx.y, b = blockIdx.z;
+  if (p.causal) {
+    const int index = blockIdx.x + gridDim.x * (blockIdx.y + gridDim.y * blockIdx.z);
+    const CausalTile c = causal_tile(index, gridDim.x, gridDim.y * gridDim.z, causal_group);
+    tile = c.m_block, head = c.pair % p.heads_q, b = c.pair / p.heads_q;
+  }
   const SequenceSlot q_seq = locate_sequence(p.seq_q, b, p.q.batch_stride, p.q.token_stride);
   if (tile * Cfg::kBlockQ >= q_seq.len) return;
   const int kv_head = head / (p.heads_q / p.heads_kv);
@@ -517,11 +524,12 @@ inline constexpr bool kArchHasFp8Mma = true;
 // One kernel per V type of the fp32-accumulating FP16 mode (kBf16: bf16 V multiplied as bf16), so
 // that each holds one tile's code: the CTA prologue runs from a colder instruction cache otherwise.
 template <class Cfg, bool kBf16>
-__global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocksPerSm) attention_mma_kernel(const __grid_constant__ AttentionParams p) {
+__global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocksPerSm) attention_mma_kernel(const __grid_constant__ AttentionParams p,
+                                                                                           int causal_group) {
   if constexpr (Cfg::kFp8 && !kArchHasFp8Mma) {
     __trap();  // never dispatched: attention_mma_supports() needs sm89+ for FP8 P·V
   } else {
-    attention_mma_tile<Cfg, kBf16>(p);
+    attention_mma_tile<Cfg, kBf16>(p, causal_group);
   }
 }
 

@@ -13,8 +13,13 @@ cudaError_t launch_attention_mma_kernel(const AttentionParams& p, cudaStream_t s
       attention_mma_kernel<Cfg, kBf16>, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::kSmemBytes);
   if (attr != cudaSuccess) return attr;
   const dim3 grid(static_cast<unsigned>(ceil_div(p.seq_q.seqlen, Cfg::kBlockQ)), p.heads_q, p.seq_q.batch);
+  // Causal head groups: the K and V bytes one (sequence, query head) pair reads (varlen: the
+  // longest sequence); query heads of one KV head share them.
+  const int64_t kv_bytes = int64_t{p.seq_k.seqlen} * Cfg::kDp * (Cfg::kFp8 ? 2 : 3) / (p.heads_q / p.heads_kv);
+  const int causal_group = p.causal ? causal_head_group(kv_bytes, int64_t{p.heads_q} * p.seq_q.batch) : 1;
   // Dependent on the pre-pass where the GPU allows it (see attention_mma_tile).
-  return launch_dependent(attention_mma_kernel<Cfg, kBf16>, grid, dim3(Cfg::kThreads), Cfg::kSmemBytes, stream, p);
+  return launch_dependent(attention_mma_kernel<Cfg, kBf16>, grid, dim3(Cfg::kThreads), Cfg::kSmemBytes, stream, p,
+                          causal_group);
 }
 
 template <int kHeadDim, PVMode kMode>

@@ -221,11 +221,7 @@ Status attention_sm90(const AttentionParams& p, void* stream) {
     // of one KV head share them.
     const int64_t keys = ceil_div(p.seq_k.seqlen, 128) * 128;
     const int64_t kv_bytes = keys * dp * (fp8 ? 2 : 3) / (p.heads_q / p.heads_kv);
-    const int64_t pairs = int64_t{p.heads_q} * p.seq_q.batch;
-    const int64_t fit = std::max<int64_t>(1, kernels::l2_bytes_cached() * 3 / 4 / std::max<int64_t>(kv_bytes, 1));
-    // Equal groups (not full groups and a remainder): each group ends in its own LPT tail.
-    const int64_t groups = ceil_div(pairs, fit);
-    k.causal_head_group = static_cast<int>(ceil_div(pairs, groups));
+    k.causal_head_group = kernels::causal_head_group(kv_bytes, int64_t{p.heads_q} * p.seq_q.batch);
   }
 
   // K8 [Bk*Hkv, T, Dp] and V8 [Bk*Hkv, Dp, T], one 128-key tile per box. Rows of K are Dp bytes

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "kernels/common/causal_order.h"
 #include "sageattention/quant_layout.h"
 #include "kernels/sm90/kernel_params.h"
 
@@ -15,22 +16,15 @@ struct TileCoord {
 
 template <bool kCausal>
 struct TileScheduler {
-  // Causal: the last query blocks see the most keys; hand them out first (longest-processing-time
-  // first) so the tail of the persistent loop holds only short tiles, within groups of
-  // causal_head_group (batch, head) pairs whose K/V fit in L2 together: otherwise the CTAs running
-  // at one time work on as many different heads and every K/V tile comes from DRAM. Non-causal:
-  // consecutive tiles share one head so its K/V stays hot in L2.
+  // Causal: longest tiles first within groups of heads whose K/V fit in L2 (causal_order.h).
+  // Non-causal: consecutive tiles share one head so its K/V stays hot in L2.
   __device__ __forceinline__ static TileCoord coord(const KernelParams& p, int tile) {
     TileCoord t;
     int bh;
     if (kCausal) {
-      const int group_tiles = p.causal_head_group * p.num_m_blocks;
-      const int group = tile / group_tiles;
-      const int first_bh = group * p.causal_head_group;
-      const int group_heads = min(p.causal_head_group, p.heads_q * p.batch - first_bh);
-      const int index = tile - group * group_tiles;
-      t.m_block = p.num_m_blocks - 1 - index / group_heads;
-      bh = first_bh + index % group_heads;
+      const kernels::CausalTile c = kernels::causal_tile(tile, p.num_m_blocks, p.heads_q * p.batch, p.causal_head_group);
+      t.m_block = c.m_block;
+      bh = c.pair;
     } else {
       t.m_block = tile % p.num_m_blocks;
       bh = tile / p.num_m_blocks;
