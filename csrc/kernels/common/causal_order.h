@@ -3,23 +3,23 @@
 // first): the last tiles to start are then the short ones and every SM runs out of work at about the
 // same time. Taken over all heads at once, that order would have the CTAs running together each
 // on a different head, each reading its K/V from DRAM; so heads are taken in groups whose K/V fit in
-// L2 together, longest tiles first inside each group.
+// L2 together, longest tiles first inside each group. Torch- and CUDA-runtime-free (unit-tested).
 #pragma once
 
-#include <algorithm>
 #include <cstdint>
 
-#include "kernels/common/device_info.h"
+#include "sageattention/config.h"
 
 namespace sageattention::kernels {
 
-// (sequence, query head) pairs per group: as many as keep the group's K/V in three quarters of L2,
-// in equal groups (each group ends in its own tail of short tiles). kv_bytes_per_pair: the K and V
-// bytes one pair reads (query heads of one KV head share them).
-inline int causal_head_group(int64_t kv_bytes_per_pair, int64_t pairs) {
-  const int64_t fit = std::max<int64_t>(1, l2_bytes_cached() * 3 / 4 / std::max<int64_t>(kv_bytes_per_pair, 1));
-  const int64_t groups = (pairs + fit - 1) / fit;
-  return static_cast<int>((pairs + groups - 1) / std::max<int64_t>(groups, 1));
+// (sequence, query head) pairs per group: as many as keep the group's K/V in three quarters of
+// `l2_bytes`, in equal groups (each group ends in its own tail of short tiles). kv_bytes_per_pair:
+// the K and V bytes one pair reads (query heads of one KV head share them).
+inline int causal_head_group(int64_t kv_bytes_per_pair, int64_t pairs, int64_t l2_bytes) {
+  const int64_t per_pair = kv_bytes_per_pair > 1 ? kv_bytes_per_pair : 1;
+  const int64_t fit = l2_bytes * 3 / 4 / per_pair > 1 ? l2_bytes * 3 / 4 / per_pair : 1;
+  const int64_t groups = pairs > 0 ? (pairs + fit - 1) / fit : 1;
+  return static_cast<int>((pairs + groups - 1) / groups > 1 ? (pairs + groups - 1) / groups : 1);
 }
 
 struct CausalTile {
@@ -30,7 +30,7 @@ struct CausalTile {
 // The index-th causal tile of `pairs` pairs of `m_blocks` query tiles each, in groups of `group`
 // pairs; pairs of one group alternate, the last query tile of each first.
 // (index < m_blocks * pairs <= INT32_MAX: the launchers check.)
-__host__ __device__ __forceinline__ CausalTile causal_tile(int index, int m_blocks, int pairs, int group) {
+SAGE_HD CausalTile causal_tile(int index, int m_blocks, int pairs, int group) {
   const int group_tiles = group * m_blocks;
   const int g = index / group_tiles;
   const int first_pair = g * group;
