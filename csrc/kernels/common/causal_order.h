@@ -6,6 +6,7 @@
 // L2 together, longest tiles first inside each group. Torch- and CUDA-runtime-free (unit-tested).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include "sageattention/config.h"
@@ -16,10 +17,9 @@ namespace sageattention::kernels {
 // `l2_bytes`, in equal groups (each group ends in its own tail of short tiles). kv_bytes_per_pair:
 // the K and V bytes one pair reads (query heads of one KV head share them).
 inline int causal_head_group(int64_t kv_bytes_per_pair, int64_t pairs, int64_t l2_bytes) {
-  const int64_t per_pair = kv_bytes_per_pair > 1 ? kv_bytes_per_pair : 1;
-  const int64_t fit = l2_bytes * 3 / 4 / per_pair > 1 ? l2_bytes * 3 / 4 / per_pair : 1;
-  const int64_t groups = pairs > 0 ? (pairs + fit - 1) / fit : 1;
-  return static_cast<int>((pairs + groups - 1) / groups > 1 ? (pairs + groups - 1) / groups : 1);
+  const int64_t fit = std::max<int64_t>(1, l2_bytes * 3 / 4 / std::max<int64_t>(1, kv_bytes_per_pair));
+  const int64_t groups = std::max<int64_t>(1, (pairs + fit - 1) / fit);
+  return static_cast<int>(std::max<int64_t>(1, (pairs + groups - 1) / groups));
 }
 
 struct CausalTile {

@@ -16,7 +16,8 @@ cudaError_t launch_attention_mma_kernel(const AttentionParams& p, cudaStream_t s
   // Causal head groups: the K and V bytes one (sequence, query head) pair reads (varlen: the
   // longest sequence); query heads of one KV head share them.
   const int64_t kv_bytes = int64_t{p.seq_k.seqlen} * Cfg::kDp * (Cfg::kFp8 ? 2 : 3) / (p.heads_q / p.heads_kv);
-  const int causal_group = p.causal ? causal_head_group(kv_bytes, int64_t{p.heads_q} * p.seq_q.batch, l2_bytes_cached()) : 1;
+  const int causal_group =
+      p.causal ? causal_head_group(kv_bytes, int64_t{p.heads_q} * p.seq_q.batch, l2_bytes_cached()) : 1;
   // Dependent on the pre-pass where the GPU allows it (see attention_mma_tile).
   return launch_dependent(attention_mma_kernel<Cfg, kBf16>, grid, dim3(Cfg::kThreads), Cfg::kSmemBytes, stream, p,
                           causal_group);

@@ -222,7 +222,8 @@ Status attention_sm90(const AttentionParams& p, void* stream) {
     // of one KV head share them.
     const int64_t keys = ceil_div(p.seq_k.seqlen, 128) * 128;
     const int64_t kv_bytes = keys * dp * (fp8 ? 2 : 3) / (p.heads_q / p.heads_kv);
-    k.causal_head_group = kernels::causal_head_group(kv_bytes, int64_t{p.heads_q} * p.seq_q.batch, kernels::l2_bytes_cached());
+    k.causal_head_group =
+        kernels::causal_head_group(kv_bytes, int64_t{p.heads_q} * p.seq_q.batch, kernels::l2_bytes_cached());
   }
 
   // K8 [Bk*Hkv, T, Dp] and V8 [Bk*Hkv, Dp, T], one 128-key tile per box. Rows of K are Dp bytes

@@ -22,7 +22,8 @@ struct TileScheduler {
     TileCoord t;
     int bh;
     if (kCausal) {
-      const kernels::CausalTile c = kernels::causal_tile(tile, p.num_m_blocks, p.heads_q * p.batch, p.causal_head_group);
+      const kernels::CausalTile c =
+          kernels::causal_tile(tile, p.num_m_blocks, p.heads_q * p.batch, p.causal_head_group);
       t.m_block = c.m_block;
       bh = c.pair;
     } else {
