@@ -22,8 +22,8 @@ struct Backend {
 
 const Backend& cpu_backend();
 
-// Softmax step (keys) of each kernel family, emulated by the CPU reference when asked to.
-int softmax_block_keys(KernelChoice kernel);
+// Softmax step (keys) of the kernel that runs p, emulated by the CPU reference when asked to.
+int softmax_block_keys(KernelChoice kernel, const AttentionParams& p);
 // 16-bit type of the FP16-mode P·V product of each kernel family (AttentionParams::pv_operand_dtype).
 DType pv_operand_dtype(KernelChoice kernel, const AttentionParams& p);
 // Whether the kernel family's FP8 softmax denominator sums e4m3 P (AttentionParams::row_sum_of_rounded_p).

@@ -10,9 +10,10 @@ void check_status(Status s, const char* what) {
   TORCH_CHECK(s == Status::kSuccess, "sageattention: ", what, " failed: ", status_string(s));
 }
 
-int softmax_block_keys(KernelChoice kernel) {
-  // The Hopper kernel steps its online softmax over 128 keys, the mma.sync kernels over 64.
-  return kernel == KernelChoice::kSm90 ? 128 : 64;
+int softmax_block_keys(KernelChoice kernel, const AttentionParams& p) {
+  // The Hopper kernel steps its online softmax over 128 keys; the mma.sync kernels' step depends on
+  // head dim and P·V mode.
+  return kernel == KernelChoice::kSm90 ? 128 : mma_softmax_block_keys(p.head_dim_padded, p.pv_mode);
 }
 
 DType pv_operand_dtype(KernelChoice, const AttentionParams& p) {
@@ -34,7 +35,7 @@ void cpu_quant_v(const QuantVParams& p, const at::Tensor&) { check_status(refere
 KernelChoice cpu_select(AttentionParams& p, KernelChoice requested, const at::Tensor&) {
   // On CPU "kernel" only picks which GPU kernel's softmax step to emulate.
   const KernelChoice k = requested == KernelChoice::kAuto ? KernelChoice::kMma : requested;
-  p.softmax_block_keys = softmax_block_keys(k);
+  p.softmax_block_keys = softmax_block_keys(k, p);
   p.pv_operand_dtype = pv_operand_dtype(k, p);
   p.row_sum_of_rounded_p = row_sum_of_rounded_p(k, p);
   return k;

@@ -117,6 +117,7 @@ int main(int argc, char** argv) {
           ap.v8 = v8, ap.v_scale = vs, ap.v_mean = nullptr, ap.v = raw, ap.v.ptr = v, ap.v_dtype = DType::kBFloat16;
           ap.o = MutableStridedTensor{o, raw.batch_stride, raw.token_stride, raw.head_stride};
           ap.sm_scale = 1.0f / 11.3137f, ap.causal = causal;
+          ap.softmax_block_keys = mma_softmax_block_keys(d, mode);
           if (cuda::attention_mma(ap, nullptr) != Status::kSuccess) {
             std::printf("attention failed\n");
             return 1;

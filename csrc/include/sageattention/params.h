@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "sageattention/config.h"
+#include "sageattention/constants.h"
 #include "sageattention/types.h"
 
 namespace sageattention {
@@ -118,5 +119,11 @@ struct AttentionParams {
   // kernels and modes). Kernel selection sets it with softmax_block_keys.
   bool row_sum_of_rounded_p = false;
 };
+
+// Keys per online-softmax step of the mma.sync kernels (their key block, attention_config.cuh):
+// 128 at head dim 64 in the fp32-accumulating FP16 mode, else 64 (the K quantization block).
+constexpr int mma_softmax_block_keys(int head_dim_padded, PVMode mode) {
+  return head_dim_padded == 64 && mode == PVMode::kFp16Fp32 ? 2 * kKBlockTokens : kKBlockTokens;
+}
 
 }  // namespace sageattention

@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "sageattention/constants.h"
+#include "sageattention/params.h"
 #include "sageattention/types.h"
 
 namespace sageattention::kernels {
@@ -49,8 +50,12 @@ struct MmaAttentionConfig {
   static constexpr int kSlices = 1;
   static constexpr int kWarps = kBlockQ / (kQWarpRows * kSlices);
   static constexpr int kThreads = kWarps * 32;
-  // 64 keys per step: the K quantization block, the unit in which P is rounded for FP8 P·V.
-  static constexpr int kBlockK = kKBlockTokens;
+  // Keys per step of the main loop, which is one online-softmax block. 64 is the K quantization
+  // block and the unit in which P is rounded for FP8 P·V. D=64 in the fp32-accumulating FP16 mode
+  // steps over 128 keys (two K quantization blocks): half the per-step row-max, rescale, hand-off
+  // and load work per key, with S still fitting next to O in 128 registers.
+  static constexpr int kBlockK = mma_softmax_block_keys(kDp, kMode);
+  static constexpr int kKGroupsPerBlock = kBlockK / kKBlockTokens;  // K quantization blocks per step
   // Three K/V stages: block j is computed while j+1 and j+2 load.
   // (At D=64, where shared memory would allow it, a fourth stage measured 1-2% slower, v16.)
   static constexpr int kStages = 3;
@@ -64,11 +69,11 @@ struct MmaAttentionConfig {
   // fragments in flight and the k-outer P·V order (NOTEBOOK_portable v14). The other modes keep the
   // swizzle, which measured faster for them on the H200 (v14).
   static constexpr bool kPadded = kMode == PVMode::kFp16Fp32;
-  static constexpr int kVRowBytes = kFp8 ? kBlockK : 2 * kDp;  // e4m3 [Dp][64] / f16 [64][Dp]
+  static constexpr int kVRowBytes = kFp8 ? kBlockK : 2 * kDp;  // e4m3 [Dp][kBlockK] / f16 [kBlockK][Dp]
   static constexpr int kVRows = kFp8 ? kDp : kBlockK;
   static constexpr int kKPitch = smem_pitch<kPadded>(kDp);
   static constexpr int kVPitch = smem_pitch<kPadded>(kVRowBytes);
-  static constexpr int kKTileBytes = kBlockK * kKPitch;  // int8 [64][Dp]
+  static constexpr int kKTileBytes = kBlockK * kKPitch;  // int8 [kBlockK][Dp]
   static constexpr int kVTileBytes = kVRows * kVPitch;
   // INT8 Q lives in shared memory (read back with ldmatrix per block) rather than registers:
   // with two slices per warp the registers are needed for O and S.
@@ -77,6 +82,7 @@ struct MmaAttentionConfig {
 
   static constexpr int kQKSteps = kDp / 32;     // k32 steps of Q·Kᵀ
   static constexpr int kKeyTiles = kBlockK / 8;  // n8 tiles of S
+  static constexpr int kPVSteps = kBlockK / 16;  // k16 steps of 16-bit P·V
   static constexpr int kDimTiles = kDp / 8;      // n8 tiles of O
 };
 

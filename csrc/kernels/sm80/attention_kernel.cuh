@@ -1,6 +1,6 @@
 // Main loop of the mma.sync attention (portable path). One CTA = 128 query rows of one
-// (sequence, query head), split over warps as attention_config.cuh says; keys in blocks of 64
-// through a 3-stage cp.async ring. S = INT8 Q·Kᵀ (m16n8k32.s8), online softmax in base 2, P·V in
+// (sequence, query head), split over warps as attention_config.cuh says; keys in blocks of 64 or
+// 128 (one online-softmax step, attention_config.cuh) through a 3-stage cp.async ring. S = INT8 Q·Kᵀ (m16n8k32.s8), online softmax in base 2, P·V in
 // FP8 (m16n8k32.e4m3, sm89+; emulated through f16 on sm_90) or FP16 (m16n8k16). Q prologue:
 // attention_q_tile.cuh; epilogue: attention_epilogue.cuh; launch: attention_launch.cuh.
 #pragma once
@@ -33,21 +33,22 @@ struct KeyRange {
   int first_masked;     // blocks >= this need the mask
 };
 
+template <int kBlockK>
 __device__ __forceinline__ KeyRange key_range(const AttentionParams& p, int b, int tile, int q_len, int kv_head) {
   KeyRange r;
   r.seq = locate_sequence(p.seq_k, b, p.v.batch_stride, p.v.token_stride);
   r.head_index = int64_t{r.seq.quant_batch} * p.heads_kv + kv_head;
   const int lk = r.seq.len;
-  int blocks = static_cast<int>(ceil_div(lk, kKBlockTokens));
-  int first_masked = lk / kKBlockTokens;  // a partial last block needs the length mask
+  int blocks = static_cast<int>(ceil_div(lk, kBlockK));
+  int first_masked = lk / kBlockK;  // a partial last block needs the length mask
   if (p.causal) {
     const int64_t offset = int64_t{lk} - q_len;  // bottom-right alignment
     const int64_t last_row = min(int64_t{tile} * kQBlockRows + kQBlockRows - 1, int64_t{q_len} - 1);
     const int64_t last_key = last_row + offset;
-    blocks = last_key < 0 ? 0 : static_cast<int>(min(int64_t{blocks}, last_key / kKBlockTokens + 1));
-    // Block j is fully visible to the tile's first row when 64j + 63 <= first_row + offset.
+    blocks = last_key < 0 ? 0 : static_cast<int>(min(int64_t{blocks}, last_key / kBlockK + 1));
+    // Block j is fully visible to the tile's first row when kBlockK (j + 1) - 1 <= first_row + offset.
     const int64_t first_key_limit = int64_t{tile} * kQBlockRows + offset;
-    const int64_t unmasked = first_key_limit < kKBlockTokens - 1 ? 0 : (first_key_limit + 1) / kKBlockTokens;
+    const int64_t unmasked = first_key_limit < kBlockK - 1 ? 0 : (first_key_limit + 1) / kBlockK;
     first_masked = static_cast<int>(min(int64_t{first_masked}, unmasked));
   }
   r.blocks = blocks;
@@ -184,19 +185,26 @@ __device__ __forceinline__ void qk_scores(uint32_t q_rows, uint32_t k_tile, Scor
   }
 }
 
-// Online softmax of slice `sl` for one 64-key block; P goes out as MMA A fragments (16-bit modes:
-// bf16 when kBf16, else fp16). kMasked: the block holds keys past the length or right of the causal
-// diagonal for some row.
+template <class Cfg>
+using PFragments = uint32_t[Cfg::kPVSteps][4];
+
+// Online softmax of slice `sl` for one key block; P goes out as MMA A fragments (16-bit modes:
+// bf16 when kBf16, else fp16). score_scale[h]: q_scale·k_scale of the block's K quantization block
+// h. kMasked: the block holds keys past the length or right of the causal diagonal for some row.
 template <class Cfg, bool kBf16, bool kMasked>
 __device__ __forceinline__ void online_softmax(const AttentionParams& p, RowState<Cfg>& st, int sl,
-                                               ScoreTile<Cfg>& acc, float score_scale, uint32_t (&pa)[4][4],
-                                               int block, int row0, int lk, int64_t causal_offset) {
+                                               ScoreTile<Cfg>& acc, const float (&score_scale)[Cfg::kKGroupsPerBlock],
+                                               PFragments<Cfg>& pa, int block, int row0, int lk,
+                                               int64_t causal_offset) {
   const int lane = threadIdx.x % 32, g = lane / 4, c = lane % 4;
   constexpr float kPOffset = Cfg::kFp8 ? kLog2Fp8Max : 0.0f;  // FP8: P spans [0, 448]
   {
-    // All of a thread's scores in a slice share one scale q_scale·k_scale >= 0, so the row max is
-    // taken on the int32 dot products and scaled once.
-    int imax[2] = {INT_MIN, INT_MIN};
+    // All of a thread's scores of one K quantization block share one scale q_scale·k_scale >= 0,
+    // so the row max is taken on the int32 dot products and scaled once per K block.
+    constexpr int kTilesPerGroup = Cfg::kKeyTiles / Cfg::kKGroupsPerBlock;
+    int imax[Cfg::kKGroupsPerBlock][2];
+#pragma unroll
+    for (int h = 0; h < Cfg::kKGroupsPerBlock; ++h) imax[h][0] = imax[h][1] = INT_MIN;
 #pragma unroll
     for (int j = 0; j < Cfg::kKeyTiles; ++j) {
 #pragma unroll
@@ -207,13 +215,16 @@ __device__ __forceinline__ void online_softmax(const AttentionParams& p, RowStat
           const bool visible = key < lk && (!p.causal || key <= row + causal_offset);
           if (!visible) acc[j][e] = INT_MIN;  // |Q8·K8| <= 127²·256 never reaches INT_MIN
         }
-        imax[e / 2] = max(imax[e / 2], acc[j][e]);
+        imax[j / kTilesPerGroup][e / 2] = max(imax[j / kTilesPerGroup][e / 2], acc[j][e]);
       }
     }
     float shift[2], alpha[2];
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-      float bmax = imax[r] == INT_MIN ? kMaskedScore : static_cast<float>(imax[r]) * score_scale;
+      float bmax = imax[0][r] == INT_MIN ? kMaskedScore : static_cast<float>(imax[0][r]) * score_scale[0];
+#pragma unroll
+      for (int h = 1; h < Cfg::kKGroupsPerBlock; ++h)
+        if (imax[h][r] != INT_MIN) bmax = fmaxf(bmax, static_cast<float>(imax[h][r]) * score_scale[h]);
       bmax = fmaxf(bmax, __shfl_xor_sync(0xffffffffu, bmax, 1));
       bmax = fmaxf(bmax, __shfl_xor_sync(0xffffffffu, bmax, 2));
       const float new_max = fmaxf(st.row_max[sl][r], bmax);
@@ -241,7 +252,7 @@ __device__ __forceinline__ void online_softmax(const AttentionParams& p, RowStat
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         // P = exp2(S - m): one FFMA on the int32 dot product, then ex2.
-        float x = fast_exp2(__fmaf_rn(static_cast<float>(acc[j][e]), score_scale, -shift[e / 2]));
+        float x = fast_exp2(__fmaf_rn(static_cast<float>(acc[j][e]), score_scale[j / kTilesPerGroup], -shift[e / 2]));
         if constexpr (kMasked) x = acc[j][e] == INT_MIN ? 0.0f : x;
         pr[j][e] = x;
         st.row_sum[sl][e / 2] += x;
@@ -259,7 +270,7 @@ __device__ __forceinline__ void online_softmax(const AttentionParams& p, RowStat
       }
     } else {
 #pragma unroll
-      for (int k = 0; k < 4; ++k) {  // k16 steps
+      for (int k = 0; k < Cfg::kPVSteps; ++k) {  // k16 steps
         auto pack = [](float x0, float x1) { return kBf16 ? pack_bf162(x0, x1) : pack_half2(x0, x1); };
         pa[k][0] = pack(pr[2 * k][0], pr[2 * k][1]);
         pa[k][1] = pack(pr[2 * k][2], pr[2 * k][3]);
@@ -270,9 +281,9 @@ __device__ __forceinline__ void online_softmax(const AttentionParams& p, RowStat
   }
 }
 
-// O += P · V for one 64-key block; each V fragment feeds every slice. kBf16: P and V in bf16.
+// O += P · V for one key block; each V fragment feeds every slice. kBf16: P and V in bf16.
 template <class Cfg, bool kBf16>
-__device__ __forceinline__ void accumulate_pv(RowState<Cfg>& st, const uint32_t (&pa)[Cfg::kSlices][4][4],
+__device__ __forceinline__ void accumulate_pv(RowState<Cfg>& st, const PFragments<Cfg> (&pa)[Cfg::kSlices],
                                               uint32_t v_tile) {
   const int lane = threadIdx.x % 32;
   if constexpr (Cfg::kFp8) {
@@ -308,7 +319,7 @@ __device__ __forceinline__ void accumulate_pv(RowState<Cfg>& st, const uint32_t 
       // k outer: consecutive MMAs accumulate into different O tiles, so none waits for the last.
       const uint32_t addr = v_tile + tile_offset<Cfg::kPadded>(vkey, m / 2, Cfg::kVRowBytes);
 #pragma unroll
-      for (int k = 0; k < 4; ++k) {
+      for (int k = 0; k < Cfg::kPVSteps; ++k) {
 #pragma unroll
         for (int n = 0; n < Cfg::kDimTiles; n += 2) {
           uint32_t vb[4];
@@ -328,7 +339,7 @@ __device__ __forceinline__ void accumulate_pv(RowState<Cfg>& st, const uint32_t 
         const uint32_t addr = v_tile + tile_offset<Cfg::kPadded>(vkey, n + m / 2, Cfg::kVRowBytes);
         uint32_t th[Cfg::kSlices][2][2] = {};
 #pragma unroll
-        for (int k = 0; k < 4; ++k) {
+        for (int k = 0; k < Cfg::kPVSteps; ++k) {
           uint32_t vb[4];
           ldmatrix_x4_trans(vb, addr + k * 16 * Cfg::kVPitch);
 #pragma unroll
@@ -380,7 +391,7 @@ __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p, int
   const int warp = threadIdx.x / 32, c = threadIdx.x % 4;
   const int row0 = tile * Cfg::kBlockQ + warp * kQWarpRows * kSlices;  // first row of this warp
 
-  const KeyRange kr = key_range(p, b, tile, q_seq.len, kv_head);
+  const KeyRange kr = key_range<Cfg::kBlockK>(p, b, tile, q_seq.len, kv_head);
   const KVLoader<Cfg> loader(p, kr, kv_head);
   const int lk = kr.seq.len, blocks = kr.blocks;
   auto k_stage = [&](int block) { return k_tiles + (block % kStages) * Cfg::kKTileBytes; };
@@ -467,8 +478,11 @@ __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p, int
   // Only the fp16-accumulating mode converts (the fp32-accumulating one has a kernel per V type).
   const bool convert_v = !kStageBarriers && !Cfg::kFp8 && !kBf16 && p.v_dtype == DType::kBFloat16;
 
+  constexpr int kKGroups = Cfg::kKGroupsPerBlock;
   for (int block = 0; block < blocks; ++block) {
-    const float k_scale = k_scales[int64_t{block} * groups];
+    float k_scale[kKGroups];
+#pragma unroll
+    for (int h = 0; h < kKGroups; ++h) k_scale[h] = k_scales[(int64_t{block} * kKGroups + h) * groups];
     const int stage = block % kStages;
     const uint32_t phase = (block / kStages) & 1;
     if constexpr (kStageBarriers) {
@@ -483,13 +497,15 @@ __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p, int
       cp_async_commit();
     }
 
-    uint32_t pa[kSlices][4][4];
+    PFragments<Cfg> pa[kSlices];
     const bool masked = block >= kr.first_masked;
 #pragma unroll
     for (int sl = 0; sl < kSlices; ++sl) {
       ScoreTile<Cfg> acc;
       qk_scores<Cfg>(q_rows + sl * kQWarpRows * Cfg::kKPitch, k_stage(block), acc);
-      const float score_scale = qf.scale_log2[sl] * k_scale;
+      float score_scale[kKGroups];
+#pragma unroll
+      for (int h = 0; h < kKGroups; ++h) score_scale[h] = qf.scale_log2[sl] * k_scale[h];
       if (!masked) {
         online_softmax<Cfg, kBf16, false>(p, st, sl, acc, score_scale, pa[sl], block, row0, lk, causal_offset);
       } else {
