@@ -23,8 +23,10 @@ DType pv_operand_dtype(KernelChoice, const AttentionParams& p) {
 }
 
 bool row_sum_of_rounded_p(KernelChoice kernel, const AttentionParams& p) {
-  // The Hopper kernel's two-level FP8 mode sums the e4m3 P on the tensor cores (ones columns after V).
-  return kernel == KernelChoice::kSm90 && p.pv_mode == PVMode::kFp8Fp32Fp32;
+  // The Hopper kernel's two-level FP8 mode sums the e4m3 P on the tensor cores (ones columns after
+  // V); so do the mma.sync kernels with the 16-bit P of some modes (one MMA against ones).
+  if (kernel == KernelChoice::kSm90) return p.pv_mode == PVMode::kFp8Fp32Fp32;
+  return mma_row_sum_of_rounded_p(p.head_dim_padded, p.pv_mode);
 }
 
 namespace {

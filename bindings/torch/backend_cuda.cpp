@@ -55,8 +55,9 @@ void cuda_quant_v(const QuantVParams& p, const at::Tensor& like) {
 KernelChoice cuda_select(AttentionParams& p, KernelChoice requested, const at::Tensor& like) {
   const int arch = arch_of(like);
   KernelChoice chosen = KernelChoice::kAuto;
-  // attention_mma_supports() checks that p expects the mma.sync kernel's softmax step.
+  // attention_mma_supports() checks that p expects the mma.sync kernel's softmax step and denominator.
   p.softmax_block_keys = softmax_block_keys(KernelChoice::kMma, p);
+  p.row_sum_of_rounded_p = row_sum_of_rounded_p(KernelChoice::kMma, p);
   if (requested != KernelChoice::kMma && arch == 90 && cuda::attention_sm90_supports(p, arch)) {
     chosen = KernelChoice::kSm90;
   } else if (requested == KernelChoice::kSm90) {

@@ -98,7 +98,7 @@ void attend_head(const AttentionParams& p, int b, int h) {
         const float pq = fp8       ? round_to_e4m3_value(prob)
                          : pv_bf16 ? bf16_bits_to_float(float_to_bf16_bits(prob))
                                    : round_to_half_value_saturate(prob);
-        row_sum += fp8 && p.row_sum_of_rounded_p ? pq : prob;
+        row_sum += p.row_sum_of_rounded_p ? pq : prob;
         if (pq == 0.0f) continue;
         const float* vr = &v[(kb + j) * d];
         for (int c = 0; c < d; ++c) acc[c] += pq * vr[c];

@@ -114,9 +114,11 @@ struct AttentionParams {
   // Keys per online-softmax step of the kernel that runs (64 or 128). The running max, and with it
   // the FP8 rounding of P, changes once per step, so the CPU reference emulates this value.
   int softmax_block_keys = 64;
-  // FP8 modes: the softmax denominator sums P as rounded to e4m3 (the P that multiplies V; the
-  // Hopper kernel's two-level mode gets it from its P·V product) instead of P in fp32 (the other
-  // kernels and modes). Kernel selection sets it with softmax_block_keys.
+  // The softmax denominator sums P as rounded to the P·V operand type (e4m3, fp16 or bf16: the P
+  // that multiplies V), summed on the tensor cores (the Hopper kernel's two-level FP8 mode, from its
+  // P·V product; the mma.sync kernels where mma_row_sum_of_rounded_p() says so, by an MMA with a
+  // ones column), instead of P in fp32 (the other kernels and modes). Kernel selection sets it
+  // with softmax_block_keys.
   bool row_sum_of_rounded_p = false;
 };
 
@@ -124,6 +126,11 @@ struct AttentionParams {
 // 128 at head dim 64 in the fp32-accumulating FP16 mode, else 64 (the K quantization block).
 constexpr int mma_softmax_block_keys(int head_dim_padded, PVMode mode) {
   return head_dim_padded == 64 && mode == PVMode::kFp16Fp32 ? 2 * kKBlockTokens : kKBlockTokens;
+}
+// Whether those kernels sum the softmax denominator on the tensor cores, from P as rounded for the
+// P·V product (AttentionParams::row_sum_of_rounded_p): head dim 64 in the fp32-accumulating FP16 mode.
+constexpr bool mma_row_sum_of_rounded_p(int head_dim_padded, PVMode mode) {
+  return head_dim_padded == 64 && mode == PVMode::kFp16Fp32;
 }
 
 }  // namespace sageattention

@@ -31,6 +31,15 @@ __device__ __forceinline__ uint32_t tile_offset(int row, int chunk, int row_byte
   }
 }
 
+// How a thread sums P per row for the softmax denominator.
+// - kChained: one running sum per row, the block's values added one after the other.
+// - kTree: the block's values summed pairwise, then added: the same adds with a dependency chain of
+//   log2 instead of the block's count (D=128 FP16 mode: +0.5-1.2%, NOTEBOOK_portable v18).
+// - kTensorCore: one more m16n8k16 per k16 step of P·V, against a ones column, accumulated (and
+//   rescaled) beside O: the adds leave the FP pipe, and the sum is of P as rounded for the product
+//   (params.h, row_sum_of_rounded_p). D=64 FP16 mode: +1-2% (v18); at D=128 it lost 0.5-1%.
+enum class RowSum { kChained, kTree, kTensorCore };
+
 template <int kHeadDim, PVMode kMode>
 struct MmaAttentionConfig {
   static constexpr int kDp = kHeadDim;
@@ -56,6 +65,10 @@ struct MmaAttentionConfig {
   // and load work per key, with S still fitting next to O in 128 registers.
   static constexpr int kBlockK = mma_softmax_block_keys(kDp, kMode);
   static constexpr int kKGroupsPerBlock = kBlockK / kKBlockTokens;  // K quantization blocks per step
+  // (A tree over 128 keys at D=64 spills ~150 bytes.)
+  static constexpr RowSum kRowSum = mma_row_sum_of_rounded_p(kDp, kMode) ? RowSum::kTensorCore
+                                    : kDp == 128 && kMode == PVMode::kFp16Fp32 ? RowSum::kTree
+                                                                               : RowSum::kChained;
   // Three K/V stages: block j is computed while j+1 and j+2 load.
   // (At D=64, where shared memory would allow it, a fourth stage measured 1-2% slower, v16.)
   static constexpr int kStages = 3;

@@ -151,7 +151,9 @@ template <class Cfg>
 struct RowState {
   float o[Cfg::kSlices][Cfg::kDimTiles][4];
   float row_max[Cfg::kSlices][2];  // log2 units; kMaskedScore until a visible key is seen
-  float row_sum[Cfg::kSlices][2];  // this thread's partial sum of P per row
+  float row_sum[Cfg::kSlices][2];  // this thread's partial sum of P per row (quad lanes add up)
+  // RowSum::kTensorCore: the row sums as an m16n8 accumulator (every column holds its row's sum).
+  float row_sum_acc[Cfg::kSlices][4];
 };
 
 template <class Cfg>
@@ -232,7 +234,7 @@ __device__ __forceinline__ void online_softmax(const AttentionParams& p, RowStat
       const float usable = new_max == kMaskedScore ? 0.0f : new_max;
       alpha[r] = fast_exp2(st.row_max[sl][r] - usable);
       st.row_max[sl][r] = new_max;
-      st.row_sum[sl][r] *= alpha[r];
+      if constexpr (Cfg::kRowSum != RowSum::kTensorCore) st.row_sum[sl][r] *= alpha[r];
       shift[r] = usable - kPOffset;
     }
     // O only needs rescaling when some row of the warp saw a new max (alpha == 1 is exact, so
@@ -245,6 +247,10 @@ __device__ __forceinline__ void online_softmax(const AttentionParams& p, RowStat
         st.o[sl][n][2] *= alpha[1];
         st.o[sl][n][3] *= alpha[1];
       }
+      if constexpr (Cfg::kRowSum == RowSum::kTensorCore) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) st.row_sum_acc[sl][e] *= alpha[e / 2];
+      }
     }
     float pr[Cfg::kKeyTiles][4];
 #pragma unroll
@@ -255,7 +261,20 @@ __device__ __forceinline__ void online_softmax(const AttentionParams& p, RowStat
         float x = fast_exp2(__fmaf_rn(static_cast<float>(acc[j][e]), score_scale[j / kTilesPerGroup], -shift[e / 2]));
         if constexpr (kMasked) x = acc[j][e] == INT_MIN ? 0.0f : x;
         pr[j][e] = x;
-        st.row_sum[sl][e / 2] += x;
+        if constexpr (Cfg::kRowSum == RowSum::kChained) st.row_sum[sl][e / 2] += x;
+      }
+    }
+    if constexpr (Cfg::kRowSum == RowSum::kTree) {
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        float t[Cfg::kKeyTiles];
+#pragma unroll
+        for (int j = 0; j < Cfg::kKeyTiles; ++j) t[j] = pr[j][2 * r] + pr[j][2 * r + 1];
+#pragma unroll
+        for (int w = Cfg::kKeyTiles / 2; w >= 1; w /= 2)
+#pragma unroll
+          for (int j = 0; j < w; ++j) t[j] += t[j + w];
+        st.row_sum[sl][r] += t[0];
       }
     }
     if constexpr (Cfg::kFp8) {
@@ -329,6 +348,11 @@ __device__ __forceinline__ void accumulate_pv(RowState<Cfg>& st, const PFragment
             mma_16bit_m16n8k16<kBf16>(st.o[sl][n], pa[sl][k], vb[0], vb[1]);
             mma_16bit_m16n8k16<kBf16>(st.o[sl][n + 1], pa[sl][k], vb[2], vb[3]);
           }
+        }
+        if constexpr (Cfg::kRowSum == RowSum::kTensorCore) {
+          constexpr uint32_t kOnes = kBf16 ? 0x3F803F80u : 0x3C003C00u;  // 1.0 pairs, bf16 / fp16
+#pragma unroll
+          for (int sl = 0; sl < Cfg::kSlices; ++sl) mma_16bit_m16n8k16<kBf16>(st.row_sum_acc[sl], pa[sl][k], kOnes, kOnes);
         }
       }
     } else {
@@ -469,6 +493,10 @@ __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p, int
     for (int n = 0; n < Cfg::kDimTiles; ++n) st.o[sl][n][0] = st.o[sl][n][1] = st.o[sl][n][2] = st.o[sl][n][3] = 0.0f;
     st.row_max[sl][0] = st.row_max[sl][1] = kMaskedScore;
     st.row_sum[sl][0] = st.row_sum[sl][1] = 0.0f;
+    if constexpr (Cfg::kRowSum == RowSum::kTensorCore) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) st.row_sum_acc[sl][e] = 0.0f;
+    }
   }
 
   const int groups = k_groups_per_block(p.qk_gran);
@@ -527,6 +555,14 @@ __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p, int
     }
   }
   if constexpr (!kStageBarriers) cp_async_wait<0>();
+  if constexpr (Cfg::kRowSum == RowSum::kTensorCore) {
+    // The epilogue adds the quad lanes' partial sums: lane 0 of a quad brings the whole row's.
+#pragma unroll
+    for (int sl = 0; sl < kSlices; ++sl) {
+      st.row_sum[sl][0] = c == 0 ? st.row_sum_acc[sl][0] : 0.0f;
+      st.row_sum[sl][1] = c == 0 ? st.row_sum_acc[sl][2] : 0.0f;
+    }
+  }
 
   write_output<Cfg>(p, q_seq, b, head, kv_head, row0, st, qf, q_rows);
 }
