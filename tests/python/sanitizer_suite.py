@@ -1,6 +1,6 @@
 """A small GPU workload for compute-sanitizer (memcheck, racecheck, synccheck): every kernel once,
-with odd lengths, causal, GQA, varlen and LSE, head dims 96 and 256 on the mma.sync FP16 kernel, and
-head dim 256 on Hopper.
+with odd lengths, causal, GQA, varlen and LSE, head dims 64, 96 and 256 on the mma.sync FP16 kernel,
+and head dim 256 on Hopper.
 Run: compute-sanitizer python3 sanitizer_suite.py"""
 
 import functools
@@ -37,13 +37,14 @@ def main():
         for causal in (False, True):
             o, lse = fn(q, k, v, is_causal=causal, return_lse=True)
             assert torch.isfinite(o).all()
-    # The mma.sync FP16 kernel's padded instantiations: D=96 on the 128 tile (columns past D in its
-    # tiles and output chunks) and the 256 tile.
-    for d in (96, 256):
+    # The mma.sync FP16 kernel's other instantiations: D=64 (128-key steps, denominator on the
+    # tensor cores), D=96 on the 128 tile (columns past D in its tiles and output chunks), the 256 tile.
+    for d in (64, 96, 256):
         q2, k2, v2 = (torch.randn(1, h, n, d, generator=g).to(dev, torch.bfloat16)
                       for h, n in ((4, 130), (2, 77), (2, 77)))
-        o, lse = fp16_on(KERNEL_MMA)(q2, k2, v2, is_causal=True, return_lse=True)
-        assert torch.isfinite(o).all()
+        for causal in (False, True) if d == 64 else (True,):
+            o, lse = fp16_on(KERNEL_MMA)(q2, k2, v2, is_causal=causal, return_lse=True)
+            assert torch.isfinite(o).all()
     if sm == 90:  # head dim 256: two work tiles per query block, one per half of the output columns
         q2, k2, v2 = (torch.randn(1, h, n, 256, generator=g).to(dev, torch.bfloat16)
                       for h, n in ((4, 130), (2, 77), (2, 77)))
