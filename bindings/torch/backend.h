@@ -28,6 +28,8 @@ int softmax_block_keys(KernelChoice kernel, const AttentionParams& p);
 DType pv_operand_dtype(KernelChoice kernel, const AttentionParams& p);
 // Whether the kernel family's FP8 softmax denominator sums e4m3 P (AttentionParams::row_sum_of_rounded_p).
 bool row_sum_of_rounded_p(KernelChoice kernel, const AttentionParams& p);
+// The kernel's running-max slack (AttentionParams::rescale_threshold).
+float rescale_threshold(KernelChoice kernel, const AttentionParams& p);
 
 // Throws a c10::Error naming the operation when status is not success.
 void check_status(Status s, const char* what);

@@ -29,6 +29,10 @@ bool row_sum_of_rounded_p(KernelChoice kernel, const AttentionParams& p) {
   return mma_row_sum_of_rounded_p(p.head_dim_padded, p.pv_mode);
 }
 
+float rescale_threshold(KernelChoice kernel, const AttentionParams& p) {
+  return kernel == KernelChoice::kSm90 ? 0.0f : mma_rescale_threshold(p.head_dim_padded, p.pv_mode);
+}
+
 namespace {
 
 void cpu_quant_k(const QuantKParams& p, const at::Tensor&) { check_status(reference::quant_k(p), "quant_k"); }
@@ -40,6 +44,7 @@ KernelChoice cpu_select(AttentionParams& p, KernelChoice requested, const at::Te
   p.softmax_block_keys = softmax_block_keys(k, p);
   p.pv_operand_dtype = pv_operand_dtype(k, p);
   p.row_sum_of_rounded_p = row_sum_of_rounded_p(k, p);
+  p.rescale_threshold = rescale_threshold(k, p);
   return k;
 }
 

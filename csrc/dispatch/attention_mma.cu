@@ -53,10 +53,11 @@ bool shape_supported(const AttentionParams& p) {
   if (p.heads_q > 65535 || p.seq_q.batch > 65535) return false;
   // The kernel indexes its CTAs with an int (far beyond any Q that fits in memory).
   if (ceil_div(p.seq_q.seqlen, kQBlockRows) * p.heads_q * p.seq_q.batch > INT32_MAX) return false;
-  // The caller (and the CPU reference emulating the kernel) must expect the kernel's softmax step
-  // and denominator.
+  // The caller (and the CPU reference emulating the kernel) must expect the kernel's softmax step,
+  // denominator and running-max slack.
   if (p.softmax_block_keys != mma_softmax_block_keys(p.head_dim_padded, p.pv_mode)) return false;
   if (p.row_sum_of_rounded_p != mma_row_sum_of_rounded_p(p.head_dim_padded, p.pv_mode)) return false;
+  if (p.rescale_threshold != mma_rescale_threshold(p.head_dim_padded, p.pv_mode)) return false;
   return true;
 }
 

@@ -88,7 +88,9 @@ void attend_head(const AttentionParams& p, int b, int h) {
         s[j] = fmul_rn(float(dot_int8(&q8[i * dp], k8 + key * dp, dp)), scale);
         block_max = std::fmax(block_max, s[j]);
       }
-      const float m_new = std::fmax(m, block_max);
+      // The running max rises only past the slack (AttentionParams::rescale_threshold).
+      const bool raise = !(p.rescale_threshold > 0.0f) || !(block_max <= m + p.rescale_threshold);
+      const float m_new = raise ? std::fmax(m, block_max) : m;
       const float alpha = m == kNegInf ? 0.0f : std::exp2(m - m_new);
       const float m_shift = m_new - p_offset;
       float row_sum = 0.0f;
@@ -145,6 +147,7 @@ void attend_head(const AttentionParams& p, int b, int h) {
 Status attention(const AttentionParams& p) {
   if (Status s = validate(p); s != Status::kSuccess) return s;
   if (p.softmax_block_keys != 64 && p.softmax_block_keys != 128) return Status::kInvalidArgument;
+  if (!(p.rescale_threshold >= 0.0f && p.rescale_threshold <= 15.0f)) return Status::kInvalidArgument;
   parallel_for(int64_t(p.seq_q.batch) * p.heads_q,
                [&](int64_t bh) { attend_head(p, int(bh / p.heads_q), int(bh % p.heads_q)); });
   return Status::kSuccess;

@@ -119,6 +119,7 @@ int main(int argc, char** argv) {
           ap.sm_scale = 1.0f / 11.3137f, ap.causal = causal;
           ap.softmax_block_keys = mma_softmax_block_keys(d, mode);
           ap.row_sum_of_rounded_p = mma_row_sum_of_rounded_p(d, mode);
+          ap.rescale_threshold = mma_rescale_threshold(d, mode);
           if (cuda::attention_mma(ap, nullptr) != Status::kSuccess) {
             std::printf("attention failed\n");
             return 1;

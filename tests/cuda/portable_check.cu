@@ -248,6 +248,7 @@ static bool run_case(const Case& c, std::mt19937& rng) {
   ap.causal = c.causal;
   ap.softmax_block_keys = mma_softmax_block_keys(ap.head_dim_padded, ap.pv_mode);
   ap.row_sum_of_rounded_p = mma_row_sum_of_rounded_p(ap.head_dim_padded, ap.pv_mode);
+  ap.rescale_threshold = mma_rescale_threshold(ap.head_dim_padded, ap.pv_mode);
   // The kernel's P·V operand type, for the reference: bf16 V as it is with bf16 P in the fp32-
   // accumulating mode, fp16 otherwise.
   ap.pv_operand_dtype =

@@ -120,6 +120,11 @@ struct AttentionParams {
   // ones column), instead of P in fp32 (the other kernels and modes). Kernel selection sets it
   // with softmax_block_keys.
   bool row_sum_of_rounded_p = false;
+  // The running max of the online softmax is raised only when a block's max exceeds it by more than
+  // this (log2 units, 0 to 15); P = exp2(S - max) then stays below 2^rescale_threshold (within fp16
+  // for any value allowed). 0: raised whenever it grows. Kernel selection sets it with
+  // softmax_block_keys.
+  float rescale_threshold = 0.0f;
 };
 
 // Keys per online-softmax step of the mma.sync kernels (their key block, attention_config.cuh):
@@ -131,6 +136,11 @@ constexpr int mma_softmax_block_keys(int head_dim_padded, PVMode mode) {
 // P·V product (AttentionParams::row_sum_of_rounded_p): head dim 64 in the fp32-accumulating FP16 mode.
 constexpr bool mma_row_sum_of_rounded_p(int head_dim_padded, PVMode mode) {
   return head_dim_padded == 64 && mode == PVMode::kFp16Fp32;
+}
+// Their running-max slack (AttentionParams::rescale_threshold): 8 at head dim 64 in the
+// fp32-accumulating FP16 mode (P below 256, far inside fp16 and bf16), else 0.
+constexpr float mma_rescale_threshold(int head_dim_padded, PVMode mode) {
+  return head_dim_padded == 64 && mode == PVMode::kFp16Fp32 ? 8.0f : 0.0f;
 }
 
 }  // namespace sageattention

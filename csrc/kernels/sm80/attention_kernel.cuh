@@ -220,7 +220,7 @@ __device__ __forceinline__ void online_softmax(const AttentionParams& p, RowStat
         imax[j / kTilesPerGroup][e / 2] = max(imax[j / kTilesPerGroup][e / 2], acc[j][e]);
       }
     }
-    float shift[2], alpha[2];
+    float block_max[2];
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
       float bmax = imax[0][r] == INT_MIN ? kMaskedScore : static_cast<float>(imax[0][r]) * score_scale[0];
@@ -228,18 +228,10 @@ __device__ __forceinline__ void online_softmax(const AttentionParams& p, RowStat
       for (int h = 1; h < Cfg::kKGroupsPerBlock; ++h)
         if (imax[h][r] != INT_MIN) bmax = fmaxf(bmax, static_cast<float>(imax[h][r]) * score_scale[h]);
       bmax = fmaxf(bmax, __shfl_xor_sync(0xffffffffu, bmax, 1));
-      bmax = fmaxf(bmax, __shfl_xor_sync(0xffffffffu, bmax, 2));
-      const float new_max = fmaxf(st.row_max[sl][r], bmax);
-      // A row with no visible key yet keeps kMaskedScore; shifting by 0 keeps its P at 0.
-      const float usable = new_max == kMaskedScore ? 0.0f : new_max;
-      alpha[r] = fast_exp2(st.row_max[sl][r] - usable);
-      st.row_max[sl][r] = new_max;
-      if constexpr (Cfg::kRowSum != RowSum::kTensorCore) st.row_sum[sl][r] *= alpha[r];
-      shift[r] = usable - kPOffset;
+      block_max[r] = fmaxf(bmax, __shfl_xor_sync(0xffffffffu, bmax, 2));
     }
-    // O only needs rescaling when some row of the warp saw a new max (alpha == 1 is exact, so
-    // skipping is bit-identical).
-    if (__any_sync(0xffffffffu, alpha[0] != 1.0f || alpha[1] != 1.0f)) {
+    // O (and the tensor-core row sums) times each row's alpha.
+    const auto rescale = [&](const float (&alpha)[2]) {
 #pragma unroll
       for (int n = 0; n < Cfg::kDimTiles; ++n) {
         st.o[sl][n][0] *= alpha[0];
@@ -251,6 +243,41 @@ __device__ __forceinline__ void online_softmax(const AttentionParams& p, RowStat
 #pragma unroll
         for (int e = 0; e < 4; ++e) st.row_sum_acc[sl][e] *= alpha[e / 2];
       }
+    };
+    // A row with no visible key yet keeps kMaskedScore as its max; shifting by 0 keeps its P at 0.
+    const auto usable = [](float max) { return max == kMaskedScore ? 0.0f : max; };
+    float shift[2];
+    if constexpr (Cfg::kRescaleThreshold > 0.0f) {
+      // The running max moves only when a block's max exceeds it by more than the threshold, so P
+      // stays below 2^threshold (AttentionParams::rescale_threshold): most blocks skip the rescale
+      // and its exponentials.
+      const bool raise[2] = {!(block_max[0] <= st.row_max[sl][0] + Cfg::kRescaleThreshold),
+                             !(block_max[1] <= st.row_max[sl][1] + Cfg::kRescaleThreshold)};
+      if (__any_sync(0xffffffffu, raise[0] || raise[1])) {
+        float alpha[2];
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+          alpha[r] = raise[r] ? fast_exp2(st.row_max[sl][r] - usable(block_max[r])) : 1.0f;
+          if (raise[r]) st.row_max[sl][r] = block_max[r];
+          if constexpr (Cfg::kRowSum != RowSum::kTensorCore) st.row_sum[sl][r] *= alpha[r];
+        }
+        rescale(alpha);
+      }
+#pragma unroll
+      for (int r = 0; r < 2; ++r) shift[r] = usable(st.row_max[sl][r]) - kPOffset;
+    } else {
+      float alpha[2];
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        const float new_max = fmaxf(st.row_max[sl][r], block_max[r]);
+        alpha[r] = fast_exp2(st.row_max[sl][r] - usable(new_max));
+        st.row_max[sl][r] = new_max;
+        if constexpr (Cfg::kRowSum != RowSum::kTensorCore) st.row_sum[sl][r] *= alpha[r];
+        shift[r] = usable(new_max) - kPOffset;
+      }
+      // O only needs rescaling when some row of the warp saw a new max (alpha == 1 is exact, so
+      // skipping is bit-identical).
+      if (__any_sync(0xffffffffu, alpha[0] != 1.0f || alpha[1] != 1.0f)) rescale(alpha);
     }
     float pr[Cfg::kKeyTiles][4];
 #pragma unroll
