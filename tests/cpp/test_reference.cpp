@@ -15,6 +15,13 @@ namespace {
 
 enum class Family { kNormal, kKBias, kOutliers };
 
+// Kernel-specific softmax numerics the reference can emulate (AttentionParams).
+struct Numerics {
+  int block_keys = 64;
+  bool row_sum_of_rounded_p = false;
+  float rescale_threshold = 0.0f;
+};
+
 // Dense HND fp16 tensors [1, H, N, D] and everything the three ops need.
 struct Problem {
   int heads, n, d, dp;
@@ -52,7 +59,9 @@ struct Problem {
   }
 
   // Runs quant_k, quant_v (FP8) and attention; returns o as float [H, N, D] and lse [H, N].
-  void run(PVMode mode, bool causal, bool smooth_k, std::vector<float>& o, std::vector<float>& lse) const {
+  // `expect`: the status attention must return (o is left empty unless it succeeds).
+  void run(PVMode mode, bool causal, bool smooth_k, std::vector<float>& o, std::vector<float>& lse,
+           Numerics numerics = {}, Status expect = Status::kSuccess) const {
     const int64_t T = seq.padded_tokens;
     std::vector<int8_t> k8(size_t(heads) * T * dp);
     std::vector<float> k_scale(size_t(heads) * k_scale_count(QuantGranularity::kPerThread, T));
@@ -100,7 +109,11 @@ struct Problem {
     p.lse_head_stride = n;
     p.sm_scale = 1.0f / std::sqrt(float(d));
     p.causal = causal;
-    ASSERT_EQ(reference::attention(p), Status::kSuccess);
+    p.softmax_block_keys = numerics.block_keys;
+    p.row_sum_of_rounded_p = numerics.row_sum_of_rounded_p;
+    p.rescale_threshold = numerics.rescale_threshold;
+    ASSERT_EQ(reference::attention(p), expect);
+    if (expect != Status::kSuccess) return;
     o.resize(out.size());
     for (size_t i = 0; i < out.size(); ++i) o[i] = half_bits_to_float(out[i]);
   }
@@ -200,6 +213,44 @@ TEST(Smoothing, ExactInvarianceAndLseCorrection) {
   EXPECT_LT(err_smooth, err_plain);
 }
 
+// The mma.sync kernel's D=64 FP16 numerics (128-key softmax step, denominator of P as rounded for
+// P·V, running max raised only past a slack of 8) against the default ones and float64. The
+// "rising" family makes the row max grow block after block by less than the slack (keys of later
+// blocks score higher), so P reaches well above 1 under the slack.
+TEST(Reference, KernelNumericsVariantsStayAccurate) {
+  for (bool rising : {false, true}) {
+    Problem pr(Family::kKBias, 2, 700, 64, 11);
+    if (rising) {
+      // q·k grows with the key index: K gets + t/700 * 4 along q's direction (per head).
+      for (int h = 0; h < pr.heads; ++h)
+        for (int t = 0; t < pr.n; ++t)
+          for (int c = 0; c < pr.d; ++c) {
+            const size_t i = (size_t(h) * pr.n + t) * pr.d + c;
+            const float qc = half_bits_to_float(pr.q[(size_t(h) * pr.n) * pr.d + c]);
+            pr.k[i] = float_to_half_bits(half_bits_to_float(pr.k[i]) + 4.0f * t / pr.n * qc / 8.0f);
+          }
+    }
+    for (bool causal : {false, true}) {
+      std::vector<float> o_default, lse_default, o_kernel, lse_kernel;
+      std::vector<double> ref, ref_lse;
+      pr.run(PVMode::kFp16Fp32, causal, true, o_default, lse_default);
+      pr.run(PVMode::kFp16Fp32, causal, true, o_kernel, lse_kernel, {128, true, 8.0f});
+      pr.run_float64(causal, ref, ref_lse);
+      const double err_default = rel_l1(pr, o_default, ref), err_kernel = rel_l1(pr, o_kernel, ref);
+      EXPECT_LE(err_kernel, err_default * 1.02 + 1e-4) << "rising=" << rising << " causal=" << causal;
+      double diff = 0, den = 0, lse_diff = 0;
+      for (size_t i = 0; i < o_kernel.size(); ++i) {
+        diff += std::fabs(double(o_kernel[i]) - o_default[i]);
+        den += std::fabs(double(o_default[i]));
+      }
+      for (size_t i = 0; i < lse_kernel.size(); ++i)
+        lse_diff = std::fmax(lse_diff, std::fabs(double(lse_kernel[i]) - lse_default[i]));
+      EXPECT_LE(diff / den, 2e-3) << "rising=" << rising << " causal=" << causal;
+      EXPECT_LE(lse_diff, 1e-3) << "rising=" << rising << " causal=" << causal;
+    }
+  }
+}
+
 TEST(Reference, RejectsInvalidParams) {
   AttentionParams p;
   p.heads_q = 3;
@@ -210,6 +261,12 @@ TEST(Reference, RejectsInvalidParams) {
   p.heads_kv = 1;
   p.head_dim_padded = 128;
   EXPECT_EQ(reference::attention(p), Status::kInvalidArgument);
+  // A running-max slack past 15 could push P beyond fp16; a valid call otherwise.
+  const Problem pr(Family::kNormal, 1, 70, 64, 3);
+  std::vector<float> o, lse;
+  pr.run(PVMode::kFp16Fp32, false, true, o, lse, {64, false, 15.0f});
+  pr.run(PVMode::kFp16Fp32, false, true, o, lse, {64, false, 16.0f}, Status::kInvalidArgument);
+  pr.run(PVMode::kFp16Fp32, false, true, o, lse, {64, false, -1.0f}, Status::kInvalidArgument);
 }
 
 }  // namespace
