@@ -65,11 +65,11 @@ struct MmaAttentionConfig {
   // and load work per key, with S still fitting next to O in 128 registers.
   static constexpr int kBlockK = mma_softmax_block_keys(kDp, kMode);
   static constexpr int kKGroupsPerBlock = kBlockK / kKBlockTokens;  // K quantization blocks per step
-  // (A tree over 128 keys at D=64 spills ~150 bytes.)
   // Running-max slack of the online softmax (log2 units, 0: raise it whenever it grows). At D=64 a
   // slack of 8 skips most rescales: +1.4-3.3% (NOTEBOOK_portable v18); at D=128 it gained 1-2% at 1k
   // non-causal but lost 1-4% causal (spills 32 -> 44 B).
   static constexpr float kRescaleThreshold = mma_rescale_threshold(kDp, kMode);
+  // (A tree over 128 keys at D=64 spills ~150 bytes.)
   static constexpr RowSum kRowSum = mma_row_sum_of_rounded_p(kDp, kMode) ? RowSum::kTensorCore
                                     : kDp == 128 && kMode == PVMode::kFp16Fp32 ? RowSum::kTree
                                                                                : RowSum::kChained;
