@@ -22,14 +22,9 @@ struct Backend {
 
 const Backend& cpu_backend();
 
-// Softmax step (keys) of the kernel that runs p, emulated by the CPU reference when asked to.
-int softmax_block_keys(KernelChoice kernel, const AttentionParams& p);
-// 16-bit type of the FP16-mode P·V product of each kernel family (AttentionParams::pv_operand_dtype).
-DType pv_operand_dtype(KernelChoice kernel, const AttentionParams& p);
-// Whether the kernel family's FP8 softmax denominator sums e4m3 P (AttentionParams::row_sum_of_rounded_p).
-bool row_sum_of_rounded_p(KernelChoice kernel, const AttentionParams& p);
-// The kernel's running-max slack (AttentionParams::rescale_threshold).
-float rescale_threshold(KernelChoice kernel, const AttentionParams& p);
+// Sets the numerics of the kernel that runs p, which the CPU reference emulates: softmax step,
+// P·V operand type, denominator of rounded P, running-max slack (AttentionParams).
+void set_kernel_numerics(KernelChoice kernel, AttentionParams& p);
 
 // Throws a c10::Error naming the operation when status is not success.
 void check_status(Status s, const char* what);

@@ -56,9 +56,7 @@ KernelChoice cuda_select(AttentionParams& p, KernelChoice requested, const at::T
   const int arch = arch_of(like);
   KernelChoice chosen = KernelChoice::kAuto;
   // attention_mma_supports() checks that p expects the mma.sync kernel's softmax numerics.
-  p.softmax_block_keys = softmax_block_keys(KernelChoice::kMma, p);
-  p.row_sum_of_rounded_p = row_sum_of_rounded_p(KernelChoice::kMma, p);
-  p.rescale_threshold = rescale_threshold(KernelChoice::kMma, p);
+  set_kernel_numerics(KernelChoice::kMma, p);
   if (requested != KernelChoice::kMma && arch == 90 && cuda::attention_sm90_supports(p, arch)) {
     chosen = KernelChoice::kSm90;
   } else if (requested == KernelChoice::kSm90) {
@@ -74,10 +72,7 @@ KernelChoice cuda_select(AttentionParams& p, KernelChoice requested, const at::T
                 is_fp8(p.pv_mode) ? ": FP8 P·V needs sm_89 or newer" : "", "); this build has kernels for ",
                 compiled_arch_list());
   }
-  p.softmax_block_keys = softmax_block_keys(chosen, p);
-  p.pv_operand_dtype = pv_operand_dtype(chosen, p);
-  p.row_sum_of_rounded_p = row_sum_of_rounded_p(chosen, p);
-  p.rescale_threshold = rescale_threshold(chosen, p);
+  set_kernel_numerics(chosen, p);
   return chosen;
 }
 

@@ -1,8 +1,9 @@
 // Main loop of the mma.sync attention (portable path). One CTA = 128 query rows of one
 // (sequence, query head), split over warps as attention_config.cuh says; keys in blocks of 64 or
-// 128 (one online-softmax step, attention_config.cuh) through a 3-stage cp.async ring. S = INT8 Q·Kᵀ (m16n8k32.s8), online softmax in base 2, P·V in
-// FP8 (m16n8k32.e4m3, sm89+; emulated through f16 on sm_90) or FP16 (m16n8k16). Q prologue:
-// attention_q_tile.cuh; epilogue: attention_epilogue.cuh; launch: attention_launch.cuh.
+// 128 (one online-softmax step, attention_config.cuh) through a 3-stage cp.async ring. S = INT8
+// Q·Kᵀ (m16n8k32.s8), online softmax in base 2, P·V in FP8 (m16n8k32.e4m3, sm89+; emulated
+// through f16 on sm_90) or FP16 (m16n8k16). Q prologue: attention_q_tile.cuh; epilogue:
+// attention_epilogue.cuh; launch: attention_launch.cuh.
 #pragma once
 
 #include <cuda_fp16.h>
