@@ -137,10 +137,10 @@ constexpr int mma_softmax_block_keys(int head_dim_padded, PVMode mode) {
 constexpr bool mma_row_sum_of_rounded_p(int head_dim_padded, PVMode mode) {
   return head_dim_padded == 64 && mode == PVMode::kFp16Fp32;
 }
-// Their running-max slack (AttentionParams::rescale_threshold): 8 at head dim 64 in the
+// Their running-max slack (AttentionParams::rescale_threshold): 8 at head dims 64 and 128 in the
 // fp32-accumulating FP16 mode (P below 256, far inside fp16 and bf16), else 0.
 constexpr float mma_rescale_threshold(int head_dim_padded, PVMode mode) {
-  return head_dim_padded == 64 && mode == PVMode::kFp16Fp32 ? 8.0f : 0.0f;
+  return head_dim_padded <= 128 && mode == PVMode::kFp16Fp32 ? 8.0f : 0.0f;
 }
 
 }  // namespace sageattention

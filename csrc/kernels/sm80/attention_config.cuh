@@ -66,9 +66,13 @@ struct MmaAttentionConfig {
   static constexpr int kBlockK = mma_softmax_block_keys(kDp, kMode);
   static constexpr int kKGroupsPerBlock = kBlockK / kKBlockTokens;  // K quantization blocks per step
   // Running-max slack of the online softmax (log2 units, 0: raise it whenever it grows). At D=64 a
-  // slack of 8 skips most rescales: +1.4-3.3% (NOTEBOOK_portable v18); at D=128 it gained 1-2% at 1k
-  // non-causal but lost 1-4% causal (spills 32 -> 44 B).
+  // slack of 8 skips most rescales: +1.4-3.3% (NOTEBOOK_portable v18); at D=128, with the row-limit
+  // mask below, +1-2% at 1k (v19). (With per-score mask predicates D=128 lost 1-4% causal: the
+  // masked body grew 486 -> 790 instructions.)
   static constexpr float kRescaleThreshold = mma_rescale_threshold(kDp, kMode);
+  // Masked blocks test one int32 key limit per row (true) or a 64-bit predicate per score. The limits
+  // measured +1-2% at D=128 1k in every mode, but -1% to -5% at D=64, where they add spills (v19).
+  static constexpr bool kMaskByRowLimit = kDp == 128;
   // (A tree over 128 keys at D=64 spills ~150 bytes.)
   static constexpr RowSum kRowSum = mma_row_sum_of_rounded_p(kDp, kMode) ? RowSum::kTensorCore
                                     : kDp == 128 && kMode == PVMode::kFp16Fp32 ? RowSum::kTree

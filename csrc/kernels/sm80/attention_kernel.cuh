@@ -191,6 +191,41 @@ __device__ __forceinline__ void qk_scores(uint32_t q_rows, uint32_t k_tile, Scor
 template <class Cfg>
 using PFragments = uint32_t[Cfg::kPVSteps][4];
 
+// Sets the scores this thread's rows must not see (keys past the length, or right of the causal
+// diagonal) to INT_MIN, below every real score: |Q8·K8| <= 127²·256.
+template <class Cfg>
+__device__ __forceinline__ void mask_scores(const AttentionParams& p, ScoreTile<Cfg>& acc, int sl, int block,
+                                            int row0, int lk, int64_t causal_offset) {
+  const int lane = threadIdx.x % 32, g = lane / 4, c = lane % 4;
+  if constexpr (Cfg::kMaskByRowLimit) {
+    // Row r sees the block's keys 0 .. last[r]: one 64-bit bound per row, an int32 compare per score.
+    int last[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const int64_t block_start = int64_t{block} * Cfg::kBlockK;
+      int64_t bound = lk - 1 - block_start;
+      if (p.causal) bound = min(bound, row0 + 16 * sl + g + 8 * r + causal_offset - block_start);
+      last[r] = static_cast<int>(max(int64_t{-1}, min(bound, int64_t{Cfg::kBlockK})));
+    }
+#pragma unroll
+    for (int j = 0; j < Cfg::kKeyTiles; ++j) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e)
+        if (8 * j + 2 * c + (e % 2) > last[e / 2]) acc[j][e] = INT_MIN;
+    }
+  } else {
+#pragma unroll
+    for (int j = 0; j < Cfg::kKeyTiles; ++j) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int key = block * Cfg::kBlockK + 8 * j + 2 * c + (e % 2);
+        const int64_t row = row0 + 16 * sl + g + 8 * (e / 2);
+        if (!(key < lk && (!p.causal || key <= row + causal_offset))) acc[j][e] = INT_MIN;
+      }
+    }
+  }
+}
+
 // Online softmax of slice `sl` for one key block; P goes out as MMA A fragments (16-bit modes:
 // bf16 when kBf16, else fp16). score_scale[h]: q_scale·k_scale of the block's K quantization block
 // h. kMasked: the block holds keys past the length or right of the causal diagonal for some row.
@@ -205,21 +240,14 @@ __device__ __forceinline__ void online_softmax(const AttentionParams& p, RowStat
     // All of a thread's scores of one K quantization block share one scale q_scale·k_scale >= 0,
     // so the row max is taken on the int32 dot products and scaled once per K block.
     constexpr int kTilesPerGroup = Cfg::kKeyTiles / Cfg::kKGroupsPerBlock;
+    if constexpr (kMasked) mask_scores<Cfg>(p, acc, sl, block, row0, lk, causal_offset);
     int imax[Cfg::kKGroupsPerBlock][2];
 #pragma unroll
     for (int h = 0; h < Cfg::kKGroupsPerBlock; ++h) imax[h][0] = imax[h][1] = INT_MIN;
 #pragma unroll
     for (int j = 0; j < Cfg::kKeyTiles; ++j) {
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        if constexpr (kMasked) {
-          const int key = block * Cfg::kBlockK + 8 * j + 2 * c + (e % 2);
-          const int64_t row = row0 + 16 * sl + g + 8 * (e / 2);
-          const bool visible = key < lk && (!p.causal || key <= row + causal_offset);
-          if (!visible) acc[j][e] = INT_MIN;  // |Q8·K8| <= 127²·256 never reaches INT_MIN
-        }
-        imax[j / kTilesPerGroup][e / 2] = max(imax[j / kTilesPerGroup][e / 2], acc[j][e]);
-      }
+      for (int e = 0; e < 4; ++e) imax[j / kTilesPerGroup][e / 2] = max(imax[j / kTilesPerGroup][e / 2], acc[j][e]);
     }
     float block_max[2];
 #pragma unroll
