@@ -73,6 +73,13 @@ struct MmaAttentionConfig {
   // Masked blocks test one int32 key limit per row (true) or a 64-bit predicate per score. The limits
   // measured +1-2% at D=128 1k in every mode, but -1% to -5% at D=64, where they add spills (v19).
   static constexpr bool kMaskByRowLimit = kDp == 128;
+  // Where causal masking starts: at the warp's first row (true) or the tile's. With key blocks
+  // shorter than the tile the later warps take the unmasked path for one more block at the
+  // diagonal (v19, 1k causal): D=128 +1-3% in every mode (16k +1.3% FP16), D=64 FP8 and
+  // fp16-accumulating modes +1-5%. With 128-key blocks (D=64 FP16) no warp gains a block, and the
+  // start, no longer CTA-uniform, costs registers: -1% to -10%. D=256 is unmeasured. (Warps also
+  // leaving the loop before the blocks none of their rows see lost 1-2% at 16k, v19.)
+  static constexpr bool kMaskFromWarpRows = kBlockK < kBlockQ && kDp <= 128;
   // (A tree over 128 keys at D=64 spills ~150 bytes.)
   static constexpr RowSum kRowSum = mma_row_sum_of_rounded_p(kDp, kMode) ? RowSum::kTensorCore
                                     : kDp == 128 && kMode == PVMode::kFp16Fp32 ? RowSum::kTree

@@ -31,11 +31,12 @@ struct KeyRange {
   SequenceSlot seq;     // K side (pad_start, quant_batch) and the raw V rows for the FP16 modes
   int64_t head_index;   // quant_batch * heads_kv + kv head
   int blocks;           // key blocks to visit
-  int first_masked;     // blocks >= this need the mask
+  int first_masked;     // blocks >= this need the mask for some row from key_range's first_row on
 };
 
 template <int kBlockK>
-__device__ __forceinline__ KeyRange key_range(const AttentionParams& p, int b, int tile, int q_len, int kv_head) {
+__device__ __forceinline__ KeyRange key_range(const AttentionParams& p, int b, int tile, int q_len, int kv_head,
+                                              int first_row) {
   KeyRange r;
   r.seq = locate_sequence(p.seq_k, b, p.v.batch_stride, p.v.token_stride);
   r.head_index = int64_t{r.seq.quant_batch} * p.heads_kv + kv_head;
@@ -47,8 +48,9 @@ __device__ __forceinline__ KeyRange key_range(const AttentionParams& p, int b, i
     const int64_t last_row = min(int64_t{tile} * kQBlockRows + kQBlockRows - 1, int64_t{q_len} - 1);
     const int64_t last_key = last_row + offset;
     blocks = last_key < 0 ? 0 : static_cast<int>(min(int64_t{blocks}, last_key / kBlockK + 1));
-    // Block j is fully visible to the tile's first row when kBlockK (j + 1) - 1 <= first_row + offset.
-    const int64_t first_key_limit = int64_t{tile} * kQBlockRows + offset;
+    // Block j is fully visible to first_row (and so to the rows after it) when
+    // kBlockK (j + 1) - 1 <= first_row + offset.
+    const int64_t first_key_limit = int64_t{first_row} + offset;
     const int64_t unmasked = first_key_limit < kBlockK - 1 ? 0 : (first_key_limit + 1) / kBlockK;
     first_masked = static_cast<int>(min(int64_t{first_masked}, unmasked));
   }
@@ -471,7 +473,8 @@ __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p, int
   const int warp = threadIdx.x / 32, c = threadIdx.x % 4;
   const int row0 = tile * Cfg::kBlockQ + warp * kQWarpRows * kSlices;  // first row of this warp
 
-  const KeyRange kr = key_range<Cfg::kBlockK>(p, b, tile, q_seq.len, kv_head);
+  const KeyRange kr =
+      key_range<Cfg::kBlockK>(p, b, tile, q_seq.len, kv_head, Cfg::kMaskFromWarpRows ? row0 : tile * Cfg::kBlockQ);
   const KVLoader<Cfg> loader(p, kr, kv_head);
   const int lk = kr.seq.len, blocks = kr.blocks;
   auto k_stage = [&](int block) { return k_tiles + (block % kStages) * Cfg::kKTileBytes; };
