@@ -236,7 +236,6 @@ __device__ __forceinline__ void online_softmax(const AttentionParams& p, RowStat
                                                ScoreTile<Cfg>& acc, const float (&score_scale)[Cfg::kKGroupsPerBlock],
                                                PFragments<Cfg>& pa, int block, int row0, int lk,
                                                int64_t causal_offset) {
-  const int lane = threadIdx.x % 32, g = lane / 4, c = lane % 4;
   constexpr float kPOffset = Cfg::kFp8 ? kLog2Fp8Max : 0.0f;  // FP8: P spans [0, 448]
   {
     // All of a thread's scores of one K quantization block share one scale q_scale·k_scale >= 0,
