@@ -23,7 +23,7 @@ QuantGranularity checked_gran(int64_t g) {
 }
 
 PVMode checked_pv_mode(int64_t m) {
-  TORCH_CHECK(m >= 0 && m <= 3, "pv_mode must be in [0, 3], got ", m);
+  TORCH_CHECK(m >= 0 && m <= 4, "pv_mode must be in [0, 4], got ", m);
   return static_cast<PVMode>(m);
 }
 
@@ -124,8 +124,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> quant_k(const at::Tensor& k,
 std::tuple<at::Tensor, at::Tensor, at::Tensor> quant_v(const at::Tensor& v,
                                                        const std::optional<at::Tensor>& cu_seqlens_k,
                                                        int64_t max_seqlen_k, int64_t tensor_layout,
-                                                       bool smooth_v, const Backend& backend,
+                                                       bool smooth_v, int64_t pv_mode, const Backend& backend,
                                                        bool follows_quant_k) {
+  const PVMode mode = checked_pv_mode(pv_mode);
+  TORCH_CHECK(is_fp8(mode), "quant_v makes FP8 V codes: pv_mode must be an FP8 P·V mode (2, 3 or 4), got ", pv_mode);
   const DType dt = dtype_of(v, "v");
   const KvGeometry g = kv_geometry(v, "v", cu_seqlens_k, max_seqlen_k, checked_layout(tensor_layout));
   const int64_t T = g.seq.padded_tokens, H = g.view.heads;
@@ -139,6 +141,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> quant_v(const at::Tensor& v,
   p.v8 = static_cast<uint8_t*>(v8.data_ptr());
   p.v_scale = v_scale.data_ptr<float>();
   p.v_mean = v_mean.data_ptr<float>();
+  p.fp8_max = fp8_v_max(mode);
   p.follows_quant_k = follows_quant_k;
   backend.quant_v(p, v);
   return {v8, v_scale, v_mean};
@@ -197,7 +200,8 @@ std::tuple<at::Tensor, at::Tensor> attention(
   }
 
   if (is_fp8(p.pv_mode)) {
-    TORCH_CHECK(v8.has_value() && v_scale.has_value(), "FP8 P·V needs v8 and v_scale from quant_v");
+    TORCH_CHECK(v8.has_value() && v_scale.has_value(), "FP8 P·V needs v8 and v_scale from quant_v (called with "
+                "the same pv_mode: mode 4 reads codes within +-2.25)");
     check_quantized(*v8, "v8", at::kByte, 4);
     check_quantized(*v_scale, "v_scale", at::kFloat, 3);
     TORCH_CHECK(v8->size(1) == p.heads_kv && v8->size(2) == p.head_dim_padded && v8->size(3) == k8.size(2),
@@ -271,7 +275,7 @@ std::tuple<at::Tensor, at::Tensor> sageattn(
   const std::optional<at::Tensor> k_mean_opt = smooth_k ? std::optional<at::Tensor>(k_mean) : std::nullopt;
   if (is_fp8(checked_pv_mode(pv_mode))) {
     // Nothing is launched between quant_k and quant_v (same geometry: both launch or neither).
-    auto [v8, v_scale, v_mean] = quant_v(v, cu_seqlens_k, nk, tensor_layout, smooth_v, backend,
+    auto [v8, v_scale, v_mean] = quant_v(v, cu_seqlens_k, nk, tensor_layout, smooth_v, pv_mode, backend,
                                          /*follows_quant_k=*/true);
     const std::optional<at::Tensor> v_mean_opt = smooth_v ? std::optional<at::Tensor>(v_mean) : std::nullopt;
     return attention(q, k8, k_scale, k_mean_opt, v8, v_scale, v_mean_opt, std::nullopt, cu_seqlens_q,

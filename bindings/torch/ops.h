@@ -19,7 +19,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> quant_k(const at::Tensor& k,
 std::tuple<at::Tensor, at::Tensor, at::Tensor> quant_v(const at::Tensor& v,
                                                        const std::optional<at::Tensor>& cu_seqlens_k,
                                                        int64_t max_seqlen_k, int64_t tensor_layout,
-                                                       bool smooth_v, const Backend& backend,
+                                                       bool smooth_v, int64_t pv_mode, const Backend& backend,
                                                        bool follows_quant_k = false);
 
 std::tuple<at::Tensor, at::Tensor> attention(

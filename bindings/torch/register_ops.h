@@ -9,7 +9,7 @@
   m.impl("quant_k", [](const at::Tensor& k, const std::optional<at::Tensor>& cu, int64_t n, int64_t l,     \
                        int64_t g, bool s) { return quant_k(k, cu, n, l, g, s, backend); });                \
   m.impl("quant_v", [](const at::Tensor& v, const std::optional<at::Tensor>& cu, int64_t n, int64_t l,     \
-                       bool s) { return quant_v(v, cu, n, l, s, backend); });                              \
+                       bool s, int64_t pv) { return quant_v(v, cu, n, l, s, pv, backend); });              \
   m.impl("attention",                                                                                      \
          [](const at::Tensor& q, const at::Tensor& k8, const at::Tensor& ks,                               \
             const std::optional<at::Tensor>& km, const std::optional<at::Tensor>& v8,                      \

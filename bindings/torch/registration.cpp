@@ -17,8 +17,9 @@ namespace {
 TORCH_LIBRARY(sageattention, m) {
   m.def("quant_k(Tensor k, Tensor? cu_seqlens_k, int max_seqlen_k, int tensor_layout, int qk_quant_gran, "
         "bool smooth_k) -> (Tensor k8, Tensor k_scale, Tensor k_mean)");
-  m.def("quant_v(Tensor v, Tensor? cu_seqlens_k, int max_seqlen_k, int tensor_layout, bool smooth_v) "
-        "-> (Tensor v8, Tensor v_scale, Tensor v_mean)");
+  // quant_v's pv_mode: the FP8 P·V mode that will read the codes (it sets their range, fp8_v_max()).
+  m.def("quant_v(Tensor v, Tensor? cu_seqlens_k, int max_seqlen_k, int tensor_layout, bool smooth_v, "
+        "int pv_mode=3) -> (Tensor v8, Tensor v_scale, Tensor v_mean)");
   m.def("attention(Tensor q, Tensor k8, Tensor k_scale, Tensor? k_mean, Tensor? v8, Tensor? v_scale, "
         "Tensor? v_mean, Tensor? v, Tensor? cu_seqlens_q, Tensor? cu_seqlens_k, int max_seqlen_q, "
         "int max_seqlen_k, int tensor_layout, int qk_quant_gran, int pv_mode, bool is_causal, float sm_scale, "

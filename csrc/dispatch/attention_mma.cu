@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "kernels/common/launch_checks.h"
+#include "kernels/common/nvcc_features.h"
 #include "kernels/sm80/attention_launch.h"
 #include "sageattention/cuda_api.h"
 #include "sageattention/quant_layout.h"
@@ -28,7 +29,9 @@ cudaError_t launch_for_mode(const AttentionParams& p, cudaStream_t stream) {
     case PVMode::kFp16Fp32: return launch_attention_mma<kDp, PVMode::kFp16Fp32>(p, stream);
     case PVMode::kFp16Fp16Fp32: return launch_attention_mma<kDp, PVMode::kFp16Fp16Fp32>(p, stream);
     case PVMode::kFp8Fp32: return launch_attention_mma<kDp, PVMode::kFp8Fp32>(p, stream);
-    default: return launch_attention_mma<kDp, PVMode::kFp8Fp32Fp32>(p, stream);
+    case PVMode::kFp8Fp32Fp32: return launch_attention_mma<kDp, PVMode::kFp8Fp32Fp32>(p, stream);
+    case PVMode::kFp8Fp16Fp32: return launch_attention_mma<kDp, PVMode::kFp8Fp16Fp32>(p, stream);
+    default: return cudaErrorInvalidValue;  // unreachable: validate() rejects other modes
   }
 }
 
@@ -75,6 +78,7 @@ bool fp8_code_for(int sm_arch) {
 
 bool attention_mma_supports(const AttentionParams& p, int sm_arch) {
   if (sm_arch < 80 || (is_fp8(p.pv_mode) && (sm_arch < 89 || !fp8_code_for(sm_arch)))) return false;
+  if (p.pv_mode == PVMode::kFp8Fp16Fp32 && !SAGE_NVCC_HAS_FP8_F16_ACCUM_MMA) return false;
   return validate(p) == Status::kSuccess && shape_supported(p);
 }
 

@@ -105,7 +105,9 @@ void attend_head(const AttentionParams& p, int b, int h) {
         const float* vr = &v[(kb + j) * d];
         for (int c = 0; c < d; ++c) acc[c] += pq * vr[c];
       }
-      if (p.pv_mode == PVMode::kFp16Fp16Fp32)
+      // fp16-accumulating modes: the block's sum leaves the MMA as fp16 (the kernels round after
+      // each MMA, this once per block).
+      if (p.pv_mode == PVMode::kFp16Fp16Fp32 || p.pv_mode == PVMode::kFp8Fp16Fp32)
         for (int c = 0; c < d; ++c) acc[c] = half_bits_to_float(float_to_half_bits(acc[c]));
       l = l * alpha + row_sum;
       for (int c = 0; c < d; ++c) o[c] = o[c] * alpha + acc[c];

@@ -133,9 +133,9 @@ Status quant_v(const QuantVParams& p) {
     float* mean_out = p.v_mean + bh * dp;
     const int64_t padded_len = round_up(len, kTokenPad);
     for (int c = 0; c < dp; ++c) {
-      scale_out[c] = c < d ? fp8_scale(amax[c]) : 0.0f;
+      scale_out[c] = c < d ? fp8_scale(amax[c], p.fp8_max) : 0.0f;
       mean_out[c] = c < d ? mean[c] : 0.0f;
-      const float inv = c < d ? fp8_inv_scale(amax[c]) : 0.0f;
+      const float inv = c < d ? fp8_inv_scale(amax[c], p.fp8_max) : 0.0f;
       uint8_t* dst = p.v8 + (head_index * dp + c) * T + ps.start;
       for (int64_t t = 0; t < padded_len; ++t) {
         const int64_t slot = (t / kVPermGroup) * kVPermGroup + v_perm_slot(int(t % kVPermGroup));

@@ -9,9 +9,11 @@ import torch
 # Values of the C++ enums (csrc/include/sageattention/types.h) and op arguments.
 LAYOUTS = {"HND": 0, "NHD": 1}
 QK_GRANULARITIES = {"per_block": 0, "per_warp": 1, "per_thread": 2}
-PV_FP16_FP32, PV_FP16_FP16_FP32, PV_FP8_FP32, PV_FP8_FP32_FP32 = 0, 1, 2, 3
+PV_FP16_FP32, PV_FP16_FP16_FP32, PV_FP8_FP32, PV_FP8_FP32_FP32, PV_FP8_FP16_FP32 = 0, 1, 2, 3, 4
 PV_FP16_MODES = {"fp32": PV_FP16_FP32, "fp16+fp32": PV_FP16_FP16_FP32}
-PV_FP8_MODES = {"fp32": PV_FP8_FP32, "fp32+fp32": PV_FP8_FP32_FP32}
+# "fp32+fp16": fp16 accumulation per key block (V codes within +-2.25), then fp32; mma.sync only.
+PV_FP8_MODES = {"fp32": PV_FP8_FP32, "fp32+fp32": PV_FP8_FP32_FP32, "fp32+fp16": PV_FP8_FP16_FP32}
+PV_FP8_SM90_MODES = {"fp32": PV_FP8_FP32, "fp32+fp32": PV_FP8_FP32_FP32}
 KERNEL_AUTO, KERNEL_MMA, KERNEL_SM90 = 0, 1, 2
 
 

@@ -88,7 +88,7 @@ def _quant_k_fake(k, cu_seqlens_k, max_seqlen_k, tensor_layout, qk_quant_gran, s
 
 
 @torch.library.register_fake("sageattention::quant_v")
-def _quant_v_fake(v, cu_seqlens_k, max_seqlen_k, tensor_layout, smooth_v):
+def _quant_v_fake(v, cu_seqlens_k, max_seqlen_k, tensor_layout, smooth_v, pv_mode=3):
     entries, heads, t, d, batch = _kv_geometry(v, cu_seqlens_k, tensor_layout)
     dp = padded_head_dim(d)
     return (

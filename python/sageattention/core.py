@@ -7,7 +7,7 @@ import torch
 from . import _build_info
 from ._checks import (check_bool, check_choice, check_cu_seqlens, check_qkv, check_sm_scale,
                       resolve_sdpa_kwargs)
-from ._dispatch import (KERNEL_AUTO, KERNEL_MMA, KERNEL_SM90, LAYOUTS, PV_FP8_MODES,
+from ._dispatch import (KERNEL_AUTO, KERNEL_MMA, KERNEL_SM90, LAYOUTS, PV_FP8_MODES, PV_FP8_SM90_MODES,
                         PV_FP16_FP32, PV_FP16_MODES, QK_GRANULARITIES, choose)
 from ._ops import ops
 
@@ -78,7 +78,12 @@ def sageattn_qk_int8_pv_fp16_cuda(q, k, v, tensor_layout="HND", is_causal=False,
 def sageattn_qk_int8_pv_fp8_cuda(q, k, v, tensor_layout="HND", is_causal=False, qk_quant_gran="per_thread",
                                  sm_scale=None, pv_accum_dtype="fp32+fp32", smooth_k=True, smooth_v=False,
                                  return_lse=False, **kwargs):
-    """INT8 Q·Kᵀ + FP8 P·V on the mma.sync kernel (sm89+). pv_accum_dtype: "fp32+fp32" or "fp32"."""
+    """INT8 Q·Kᵀ + FP8 P·V on the mma.sync kernel (sm89+).
+
+    pv_accum_dtype: "fp32+fp32" (each key block accumulated afresh, then added in fp32), "fp32" (one
+    accumulator per row) or "fp32+fp16" (each key block accumulated in fp16, then added in fp32: the
+    fast FP8 MMA of sm89 / sm120; V is quantized to +-2.25 so a block's sum fits fp16).
+    """
     sm_scale, enable_gqa, _ = resolve_sdpa_kwargs(kwargs, sm_scale)
     pv_mode = check_choice(pv_accum_dtype, "pv_accum_dtype", PV_FP8_MODES)
     return _run(q, k, v, tensor_layout=tensor_layout, is_causal=is_causal, sm_scale=sm_scale,
@@ -89,9 +94,9 @@ def sageattn_qk_int8_pv_fp8_cuda(q, k, v, tensor_layout="HND", is_causal=False, 
 def sageattn_qk_int8_pv_fp8_cuda_sm90(q, k, v, tensor_layout="HND", is_causal=False, qk_quant_gran="per_thread",
                                       sm_scale=None, pv_accum_dtype="fp32+fp32", smooth_k=True, return_lse=False,
                                       **kwargs):
-    """INT8 Q·Kᵀ + FP8 P·V on the Hopper TMA/wgmma kernel (sm90 only)."""
+    """INT8 Q·Kᵀ + FP8 P·V on the Hopper TMA/wgmma kernel (sm90 only). pv_accum_dtype: "fp32+fp32" or "fp32"."""
     sm_scale, enable_gqa, _ = resolve_sdpa_kwargs(kwargs, sm_scale)
-    pv_mode = check_choice(pv_accum_dtype, "pv_accum_dtype", PV_FP8_MODES)
+    pv_mode = check_choice(pv_accum_dtype, "pv_accum_dtype", PV_FP8_SM90_MODES)
     return _run(q, k, v, tensor_layout=tensor_layout, is_causal=is_causal, sm_scale=sm_scale,
                 return_lse=return_lse, qk_quant_gran=qk_quant_gran, pv_mode=pv_mode, kernel=KERNEL_SM90,
                 smooth_k=smooth_k, smooth_v=False, enable_gqa=enable_gqa)

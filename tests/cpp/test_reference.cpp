@@ -87,6 +87,7 @@ struct Problem {
     vp.v8 = v8.data();
     vp.v_scale = v_scale.data();
     vp.v_mean = v_mean.data();
+    vp.fp8_max = fp8_v_max(mode);
     ASSERT_EQ(reference::quant_v(vp), Status::kSuccess);
 
     std::vector<uint16_t> out(size_t(heads) * n * d);
@@ -179,6 +180,8 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{Family::kNormal, PVMode::kFp16Fp32, 0.014, 0.05},
                       Case{Family::kKBias, PVMode::kFp8Fp32Fp32, 0.045, 0.1},
                       Case{Family::kKBias, PVMode::kFp16Fp32, 0.024, 0.1},
+                      Case{Family::kNormal, PVMode::kFp8Fp16Fp32, 0.045, 0.05},
+                      Case{Family::kKBias, PVMode::kFp8Fp16Fp32, 0.045, 0.1},
                       Case{Family::kOutliers, PVMode::kFp8Fp32Fp32, 0.06, 0.35},
                       Case{Family::kOutliers, PVMode::kFp16Fp32, 0.04, 0.35}));
 

@@ -147,6 +147,7 @@ static bool run_case(const Case& c, std::mt19937& rng) {
   QuantVParams qv;
   qv.dtype = c.dtype, qv.v = tv, qv.v.ptr = dv.ptr, qv.seq = sk, qv.heads = c.hkv, qv.head_dim = d;
   qv.head_dim_padded = dp, qv.smooth = c.smooth_v, qv.v8 = v8.ptr, qv.v_scale = v_scale.ptr, qv.v_mean = v_mean.ptr;
+  qv.fp8_max = fp8_v_max(c.mode);
   const bool fp8 = is_fp8(c.mode);
   bool ok = true;
   auto expect = [&](bool cond, const char* what) {
@@ -336,7 +337,8 @@ int main(int argc, char** argv) {
   const int dims[] = {SAGE_HEAD_DIMS};
   const int d_main = std::find(std::begin(dims), std::end(dims), 128) != std::end(dims) ? 128 : dims[0];
   std::vector<Case> cases;
-  const PVMode modes[] = {PVMode::kFp8Fp32Fp32, PVMode::kFp8Fp32, PVMode::kFp16Fp32, PVMode::kFp16Fp16Fp32};
+  const PVMode modes[] = {PVMode::kFp8Fp32Fp32, PVMode::kFp8Fp32, PVMode::kFp16Fp32, PVMode::kFp16Fp16Fp32,
+                          PVMode::kFp8Fp16Fp32};
   for (PVMode m : modes)
     for (bool causal : {false, true}) {
       Case c;
@@ -373,9 +375,10 @@ int main(int argc, char** argv) {
   // compute-sanitizer).
   const bool quick = std::getenv("SAGE_CHECK_QUICK") != nullptr;
   if (d_main == 128 && !quick) {
-    for (PVMode m : {PVMode::kFp16Fp32, PVMode::kFp8Fp32Fp32}) {
+    for (PVMode m : {PVMode::kFp16Fp32, PVMode::kFp8Fp32Fp32, PVMode::kFp8Fp16Fp32}) {
       Case c;
-      c.name = std::string("accuracy N=4096 D=128 ") + (is_fp8(m) ? "FP8" : "FP16");
+      c.name = std::string("accuracy N=4096 D=128 ") +
+               (m == PVMode::kFp8Fp16Fp32 ? "FP8 fp16-accumulated" : is_fp8(m) ? "FP8" : "FP16");
       c.batch = 1, c.hq = 2, c.hkv = 2, c.d = 128, c.lq = {4096}, c.lk = {4096}, c.mode = m;
       cases.push_back(c);
     }

@@ -30,7 +30,8 @@ def main():
     sm = major * 10 + minor
     calls = [sa.sageattn, fp16_on(KERNEL_MMA)]
     if sm >= 89:
-        calls.append(sa.sageattn_qk_int8_pv_fp8_cuda)
+        calls += [sa.sageattn_qk_int8_pv_fp8_cuda,
+                  functools.partial(sa.sageattn_qk_int8_pv_fp8_cuda, pv_accum_dtype="fp32+fp16")]
     if sm == 90:
         calls += [sa.sageattn_qk_int8_pv_fp8_cuda_sm90, fp16_on(KERNEL_SM90)]
     for fn in calls:

@@ -47,6 +47,8 @@ CASES = [
      "pv_accum_dtype"),
     ("fp16 bad accum", lambda: sa.sageattn_qk_int8_pv_fp16_cuda(Q, Q, Q, pv_accum_dtype="fp32+fp32"), ValueError,
      "pv_accum_dtype"),
+    ("sm90 fp16 accum", lambda: sa.sageattn_qk_int8_pv_fp8_cuda_sm90(Q, Q, Q, pv_accum_dtype="fp32+fp16"),
+     ValueError, "pv_accum_dtype"),
     ("triton bad backend", lambda: sa.sageattn_qk_int8_pv_fp16_triton(Q, Q, Q, quantization_backend="x"),
      ValueError, "quantization_backend"),
     ("smooth_k not bool", lambda: sa.sageattn_qk_int8_pv_fp16_cuda(Q, Q, Q, smooth_k=None), TypeError, "smooth_k"),
@@ -64,6 +66,9 @@ CASES = [
                                                              16, 16), ValueError, "cu_seqlens_q and cu_seqlens_k"),
     ("op: bad layout int", lambda: torch.ops.sageattention.quant_k(Q, None, 16, 7, 2, True), RuntimeError, "tensor_layout"),
     ("op: bad gran int", lambda: torch.ops.sageattention.quant_k(Q, None, 16, 0, 9, True), RuntimeError, "qk_quant_gran"),
+    ("op: quant_v fp16 mode", lambda: torch.ops.sageattention.quant_v(Q, None, 16, 0, False, 0), RuntimeError, "pv_mode"),
+    ("op: pv_mode 5", lambda: torch.ops.sageattention.sageattn(
+        Q, Q, Q, None, None, 16, 16, 0, 2, 5, False, 0.1, True, False, False, 0), RuntimeError, "pv_mode"),
     ("op: k8 wrong dtype", lambda: torch.ops.sageattention.attention(
         Q, Q, Q, None, None, None, None, Q, None, None, 16, 16, 0, 2, 0, False, 0.1, False, 0), TypeError, "k8"),
 ]

@@ -16,7 +16,12 @@ THRESHOLDS = {
     ("outliers", "fp8"): (0.06, 0.997), ("outliers", "fp16"): (0.04, 0.998),
     ("large", "fp8"): (0.07, 0.985), ("large", "fp16"): (0.04, 0.985),
 }
-MODES = {"fp8": sa.sageattn_qk_int8_pv_fp8_cuda, "fp16": sa.sageattn_qk_int8_pv_fp16_cuda}
+MODES = {
+    "fp8": sa.sageattn_qk_int8_pv_fp8_cuda,
+    # fp16 accumulation per key block, V codes within +-2.25: the FP8 bounds hold.
+    "fp8acc16": lambda *a, **kw: sa.sageattn_qk_int8_pv_fp8_cuda(*a, pv_accum_dtype="fp32+fp16", **kw),
+    "fp16": sa.sageattn_qk_int8_pv_fp16_cuda,
+}
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -28,7 +33,7 @@ def test_accuracy_vs_float64(family, mode, d, gen):
     o, lse = MODES[mode](q, k, v, return_lse=True)
     assert o.shape == q.shape and o.dtype == q.dtype
     assert finite(o) and finite(lse)
-    max_l1, min_cos = THRESHOLDS[(family, mode)]
+    max_l1, min_cos = THRESHOLDS[(family, "fp16" if mode == "fp16" else "fp8")]
     assert rel_l1(o, ref) <= max_l1
     assert cos_sim(o, ref) >= min_cos
     # LSE: within the bound that the INT8 rounding of Q and K allows, row by row.
@@ -113,3 +118,19 @@ def test_emulated_rounded_p_denominator_of_the_hopper_fp8_kernel(gen):
     for pv_mode, kernel in ((3, 1), (2, 2)):
         err = (run(pv_mode, kernel) - 1).abs()
         assert err.max() > 1e-3 and err.max() < 0.05  # e4m3 P rounding, not normalised away
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
+def test_fp16_accumulated_fp8_block_at_its_bound(device):
+    """FP8 P·V accumulated in fp16 ("fp32+fp16") at its worst case: every P of a 64-key block at the
+    e4m3 top (448, all scores equal) and every V code at the top of its range (2.25), so each block
+    sums to 64 x 448 x 2.25 = 64512, just inside fp16. The output is V exactly, with no inf or NaN;
+    with V codes up to 448 the same block would overflow fp16 200 times over."""
+    if device == "cuda" and not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    q = torch.zeros(1, 2, 300, 128, dtype=torch.bfloat16, device=device)
+    k = torch.randn(1, 2, 300, 128, device=device).to(torch.bfloat16)
+    v = torch.full((1, 2, 300, 128), 3.0, dtype=torch.bfloat16, device=device)
+    o, lse = sa.sageattn_qk_int8_pv_fp8_cuda(q, k, v, pv_accum_dtype="fp32+fp16", smooth_k=False, return_lse=True)
+    assert finite(o) and finite(lse)
+    assert torch.equal(o, v)

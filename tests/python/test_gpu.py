@@ -41,7 +41,9 @@ KERNELS = {
     "fp8_sm90": (sa.sageattn_qk_int8_pv_fp8_cuda_sm90, 3, 2),
     "fp8acc32_mma": (lambda *a, **k: sa.sageattn_qk_int8_pv_fp8_cuda(*a, pv_accum_dtype="fp32", **k), 2, 1),
     "fp8acc32_sm90": (lambda *a, **k: sa.sageattn_qk_int8_pv_fp8_cuda_sm90(*a, pv_accum_dtype="fp32", **k), 2, 2),
+    "fp8acc16_mma": (lambda *a, **k: sa.sageattn_qk_int8_pv_fp8_cuda(*a, pv_accum_dtype="fp32+fp16", **k), 4, 1),
 }
+FP8_MMA_KERNELS = ("fp8_mma", "fp8acc32_mma", "fp8acc16_mma")
 FP16_KERNELS = ("fp16_mma", "fp16acc_mma", "fp16_sm90")
 LIMITS = {  # (rel-L1, cos) vs float64 per family, for FP8 and FP16 P·V (outliers: see test_cpu_accuracy)
     "fp8": {"normal": (0.045, 0.999), "k_bias": (0.045, 0.999), "outliers": (0.06, 0.997), "large": (0.07, 0.985)},
@@ -53,7 +55,7 @@ def run(name, *args, **kwargs):
     fn, _, kernel = KERNELS[name]
     if kernel == 2 and arch() != 90:
         pytest.skip("the Hopper kernel needs sm_90")
-    if name in ("fp8_mma", "fp8acc32_mma") and arch() < 89:
+    if name in FP8_MMA_KERNELS and arch() < 89:
         pytest.skip("FP8 P·V needs sm_89+")
     return fn(*args, **kwargs)
 
@@ -110,7 +112,7 @@ def test_odd_lengths(name, nq, nk, causal, gen):
         assert rel_l1(o, ref) <= (0.02 if name in FP16_KERNELS else 0.05)
 
 
-@pytest.mark.parametrize("name", ["fp16_mma", "fp16acc_mma", "fp8_mma", "fp8acc32_mma"])
+@pytest.mark.parametrize("name", ["fp16_mma", "fp16acc_mma", "fp8_mma", "fp8acc32_mma", "fp8acc16_mma"])
 @pytest.mark.parametrize("nk", [64, 65, 128, 129, 192, 193, 256, 257, 449])
 @pytest.mark.parametrize("causal", [False, True])
 def test_key_block_counts_around_the_stage_ring(name, nk, causal, gen):
@@ -176,7 +178,7 @@ def test_other_head_dims(d, gen):
     assert rel_l1(sa.sageattn_qk_int8_pv_fp16_cuda(q, k, v), ref) <= 0.02
 
 
-@pytest.mark.parametrize("name", ["fp16_mma", "fp16acc_mma", "fp8_mma"])
+@pytest.mark.parametrize("name", ["fp16_mma", "fp16acc_mma", "fp8_mma", "fp8acc16_mma"])
 @pytest.mark.parametrize("d", [32, 96, 100, 160, 256])
 @pytest.mark.parametrize("causal", [False, True])
 def test_other_head_dims_mma(name, d, causal, gen):
@@ -196,7 +198,7 @@ def test_output_dtype(dtype, gen):
     assert sa.sageattn(q, k, v).dtype == dtype
 
 
-@pytest.mark.parametrize("name", ["fp8_mma", "fp16_mma", "fp8_sm90", "fp16_sm90"])
+@pytest.mark.parametrize("name", ["fp8_mma", "fp8acc16_mma", "fp16_mma", "fp8_sm90", "fp16_sm90"])
 @pytest.mark.parametrize("gran", ["per_block", "per_warp", "per_thread"])
 @pytest.mark.parametrize("causal", [False, True])
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
@@ -212,7 +214,7 @@ def test_kernel_matches_cpu_reference(name, gran, causal, dtype, d, gen):
     q, k, v = make_qkv("k_bias", 1, 4, 2, 700, 900, d, dtype=dtype, device=DEV, generator=gen)
     k8, ks, km = ops.quant_k(k, None, 900, 0, g, True)
     if pv_mode >= 2:
-        v8, vs, vm = ops.quant_v(v, None, 900, 0, True)
+        v8, vs, vm = ops.quant_v(v, None, 900, 0, True, pv_mode)
         vargs = (v8, vs, vm, None)
     else:
         vargs = (None, None, None, v)
@@ -355,14 +357,18 @@ def test_quantization_kernels_match_cpu_all_shapes(d, dtype, layout, smooth, gen
             assert torch.allclose(ksg, ksc, rtol=1e-5, atol=0) and torch.allclose(kmg, kmc, rtol=1e-5, atol=1e-6)
         else:
             assert torch.equal(k8g, k8c) and torch.equal(ksg, ksc)
-    v8g, vsg, vmg = (t.cpu() for t in ops.quant_v(x_gpu, None, n, layout, smooth))
-    v8c, vsc, vmc = ops.quant_v(x, None, n, layout, smooth)
-    codes_g, codes_c = v8g[:, :, :d].int(), v8c[:, :, :d].int()
-    if smooth:
-        assert (e4m3_steps(codes_g, codes_c) <= 1).all() and (codes_g != codes_c).float().mean() < 1e-3
-        assert torch.allclose(vsg, vsc, rtol=1e-5, atol=0) and torch.allclose(vmg, vmc, rtol=1e-5, atol=1e-6)
-    else:
-        assert torch.equal(codes_g, codes_c) and torch.equal(vsg[..., :d], vsc[..., :d])
+    # V for the FP8 modes with fp32 accumulation (codes up to 448) and with fp16 accumulation (pv_mode 4:
+    # codes up to 2.25, e4m3 0x41, so a 64-key block of P·V stays inside fp16).
+    for pv_mode, top_code in ((3, 0x7E), (4, 0x41)):
+        v8g, vsg, vmg = (t.cpu() for t in ops.quant_v(x_gpu, None, n, layout, smooth, pv_mode))
+        v8c, vsc, vmc = ops.quant_v(x, None, n, layout, smooth, pv_mode)
+        codes_g, codes_c = v8g[:, :, :d].int(), v8c[:, :, :d].int()
+        if smooth:
+            assert (e4m3_steps(codes_g, codes_c) <= 1).all() and (codes_g != codes_c).float().mean() < 1e-3
+            assert torch.allclose(vsg, vsc, rtol=1e-5, atol=0) and torch.allclose(vmg, vmc, rtol=1e-5, atol=1e-6)
+        else:
+            assert torch.equal(codes_g, codes_c) and torch.equal(vsg[..., :d], vsc[..., :d])
+        assert (codes_g & 0x7F).max().item() == top_code  # each channel's amax lands on the top code
 
 
 @pytest.mark.parametrize("name", ["sageattn", "fp16_sm90"])

@@ -5,6 +5,9 @@ namespace sageattention {
 
 // Largest finite magnitude of FP8 e4m3 (e4m3fn: no infinities, 0x7F/0xFF are NaN).
 inline constexpr float kFp8Max = 448.0f;
+// V codes of the fp16-accumulating FP8 P·V mode span +-2.25 instead: a key block's sum of P·V is then
+// at most 64 keys x 448 x 2.25 = 64512, inside fp16 (65504). 2.25 is an e4m3 value.
+inline constexpr float kFp8VMaxFp16Accum = 2.25f;
 // log2(448): P = exp2(S - m + kLog2Fp8Max) maps softmax probabilities [0, 1] onto [0, 448].
 inline constexpr float kLog2Fp8Max = 8.8073549220576041f;
 // Symmetric INT8 range: [-127, 127] (-128 unused so negation stays exact).

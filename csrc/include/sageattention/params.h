@@ -66,6 +66,9 @@ struct QuantVParams {
   uint8_t* v8 = nullptr;   // e4m3 bits
   float* v_scale = nullptr;
   float* v_mean = nullptr;
+  // Codes span [-fp8_max, fp8_max], in (0, 448]: 448 (the e4m3 range), or fp8_v_max(mode) of the
+  // P·V mode that will read them (kFp8VMaxFp16Accum for PVMode::kFp8Fp16Fp32).
+  float fp8_max = kFp8Max;
   // Launched right after this call's quant_k on the same stream (CUDA: may then overlap it).
   bool follows_quant_k = false;
 };
@@ -126,6 +129,9 @@ struct AttentionParams {
   // softmax_block_keys.
   float rescale_threshold = 0.0f;
 };
+
+// Range of the V codes a P·V mode reads (QuantVParams::fp8_max).
+constexpr float fp8_v_max(PVMode mode) { return mode == PVMode::kFp8Fp16Fp32 ? kFp8VMaxFp16Accum : kFp8Max; }
 
 // Keys per online-softmax step of the mma.sync kernels (their key block, attention_config.cuh):
 // 128 at head dim 64 in the fp32-accumulating FP16 mode, else 64 (the K quantization block).

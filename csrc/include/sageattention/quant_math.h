@@ -48,9 +48,10 @@ SAGE_HD int8_t quantize_int8(float x, float inv_scale) {
   return static_cast<int8_t>(r);
 }
 
-// FP8 V: scale = amax / 448, v8 = e4m3(v * (448 / amax)).
-SAGE_HD float fp8_scale(float amax) { return fdiv_rn(amax, kFp8Max); }
-SAGE_HD float fp8_inv_scale(float amax) { return amax > 0.0f ? fdiv_rn(kFp8Max, amax) : 0.0f; }
+// FP8 V with codes in [-v_max, v_max] (QuantVParams::fp8_max): scale = amax / v_max,
+// v8 = e4m3(v * (v_max / amax)).
+SAGE_HD float fp8_scale(float amax, float v_max) { return fdiv_rn(amax, v_max); }
+SAGE_HD float fp8_inv_scale(float amax, float v_max) { return amax > 0.0f ? fdiv_rn(v_max, amax) : 0.0f; }
 
 // ---- Bit-exact software conversions (host side; kernels use the hardware cvt instructions, which
 // round the same way: cvt.rn.satfinite.e4m3x2.f32 and cvt.rn.f16.f32). ----

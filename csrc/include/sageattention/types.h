@@ -19,9 +19,13 @@ enum class PVMode : int32_t {
   kFp16Fp16Fp32 = 1,  // P, V in fp16; each key block accumulated in fp16, then added in fp32 ("fp16+fp32")
   kFp8Fp32 = 2,       // P, V in e4m3; one fp32 MMA accumulator for the whole row ("fp32", FP8 P·V)
   kFp8Fp32Fp32 = 3,   // P, V in e4m3; fresh accumulator per key block, added in fp32 ("fp32+fp32")
+  kFp8Fp16Fp32 = 4,   // P, V in e4m3, V codes within +-kFp8VMaxFp16Accum; each key block accumulated
+                      // in fp16, then added in fp32 ("fp32+fp16"; mma.sync only, nvcc 12.8+)
 };
 
-constexpr bool is_fp8(PVMode mode) { return mode == PVMode::kFp8Fp32 || mode == PVMode::kFp8Fp32Fp32; }
+constexpr bool is_fp8(PVMode mode) {
+  return mode == PVMode::kFp8Fp32 || mode == PVMode::kFp8Fp32Fp32 || mode == PVMode::kFp8Fp16Fp32;
+}
 
 enum class Status : int32_t {
   kSuccess = 0,

@@ -29,6 +29,7 @@ inline Status validate(const QuantVParams& p) {
     return Status::kInvalidArgument;
   if (p.seq.batch > 0 && p.heads > 0 && (!p.v.ptr || !p.v8 || !p.v_scale || !p.v_mean))
     return Status::kInvalidArgument;
+  if (!(p.fp8_max > 0.0f && p.fp8_max <= kFp8Max)) return Status::kInvalidArgument;
   return Status::kSuccess;
 }
 
@@ -39,6 +40,7 @@ inline Status validate(const AttentionParams& p) {
   if (p.heads_q < 0 || (p.heads_kv <= 0 && p.heads_q > 0)) return Status::kInvalidArgument;
   if (p.heads_kv > 0 && p.heads_q % p.heads_kv != 0) return Status::kInvalidArgument;
   if (!valid_head_dims(p.head_dim, p.head_dim_padded)) return Status::kInvalidArgument;
+  if (static_cast<int32_t>(p.pv_mode) < 0 || static_cast<int32_t>(p.pv_mode) > 4) return Status::kInvalidArgument;
   const bool empty = p.seq_q.batch == 0 || p.heads_q == 0;
   if (!empty && (!p.q.ptr || !p.o.ptr || !p.k8 || !p.k_scale)) return Status::kInvalidArgument;
   if (!empty && is_fp8(p.pv_mode) && (!p.v8 || !p.v_scale)) return Status::kInvalidArgument;

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include "kernels/common/nvcc_features.h"
+
 namespace sageattention::kernels {
 
 __device__ __forceinline__ uint32_t smem_addr(const void* p) {
@@ -79,6 +81,20 @@ __device__ __forceinline__ void mma_e4m3_m16n8k32(float (&d)[4], const uint32_t 
       "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
       "{%0,%1,%2,%3};\n"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#else
+  __trap();
+#endif
+}
+
+// D (+)= A(16x32 e4m3) * B(32x8 e4m3), fp16 accumulate (two packed half2 registers: rows g and
+// g+8). sm89+ (sm_90 runs it as conversions plus two fp16 MMAs).
+__device__ __forceinline__ void mma_e4m3_m16n8k32_f16acc(uint32_t (&d)[2], const uint32_t (&a)[4], uint32_t b0,
+                                                         uint32_t b1) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890 && SAGE_NVCC_HAS_FP8_F16_ACCUM_MMA
+  asm volatile(
+      "mma.sync.aligned.m16n8k32.row.col.f16.e4m3.e4m3.f16 {%0,%1}, {%2,%3,%4,%5}, {%6,%7}, {%0,%1};\n"
+      : "+r"(d[0]), "+r"(d[1])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 #else
   __trap();

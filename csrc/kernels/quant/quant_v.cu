@@ -121,10 +121,10 @@ __device__ __forceinline__ void v_quant_sweeps(const QuantVParams& p, int chunks
     const float mean = kSmooth && real ? fdiv_rn(total, static_cast<float>(seq.len)) : 0.0f;
     const float amax = real ? centred_amax(all_lo, all_hi, mean) : 0.0f;
     smem.mean[ch] = mean;
-    smem.inv[ch] = fp8_inv_scale(amax);
+    smem.inv[ch] = fp8_inv_scale(amax, p.fp8_max);
     if (chunk == 0) {
       const int64_t at = (int64_t{b} * p.heads + h) * p.head_dim_padded + c;
-      p.v_scale[at] = fp8_scale(amax);
+      p.v_scale[at] = fp8_scale(amax, p.fp8_max);
       p.v_mean[at] = mean;
     }
   }

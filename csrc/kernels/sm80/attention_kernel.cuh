@@ -381,6 +381,18 @@ __device__ __forceinline__ void accumulate_pv(RowState<Cfg>& st, const PFragment
           mma_e4m3_m16n8k32(t, a1, vb[2], vb[3]);
 #pragma unroll
           for (int e = 0; e < 4; ++e) st.o[sl][n][e] += t[e];
+        } else if constexpr (Cfg::kPVMode == PVMode::kFp8Fp16Fp32) {
+          // The same with an fp16 block accumulator (the fast e4m3 MMA on sm89 / sm120): V codes
+          // within +-2.25 keep a block's sum below 64 x 448 x 2.25 = 64512 (kFp8VMaxFp16Accum).
+          uint32_t t[2] = {0u, 0u};
+          mma_e4m3_m16n8k32_f16acc(t, a0, vb[0], vb[1]);
+          mma_e4m3_m16n8k32_f16acc(t, a1, vb[2], vb[3]);
+          const float2 lo = __half22float2(*reinterpret_cast<const __half2*>(&t[0]));
+          const float2 hi = __half22float2(*reinterpret_cast<const __half2*>(&t[1]));
+          st.o[sl][n][0] += lo.x;
+          st.o[sl][n][1] += lo.y;
+          st.o[sl][n][2] += hi.x;
+          st.o[sl][n][3] += hi.y;
         } else {
           mma_e4m3_m16n8k32(st.o[sl][n], a0, vb[0], vb[1]);
           mma_e4m3_m16n8k32(st.o[sl][n], a1, vb[2], vb[3]);

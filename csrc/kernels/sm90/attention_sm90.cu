@@ -150,6 +150,7 @@ bool fp16_pv_supported(const AttentionParams& p) {
 bool attention_sm90_supports(const AttentionParams& p, int sm_arch) {
   if (sm_arch != 90) return false;
   if (!is_fp8(p.pv_mode) && !fp16_pv_supported(p)) return false;
+  if (p.pv_mode == PVMode::kFp8Fp16Fp32) return false;  // an mma.sync mode (the wgmma path accumulates in fp32)
   const int dp = p.head_dim_padded;
   // Head dim 256: two work tiles per query block, one per half of the output.
   if (dp != 64 && dp != 128 && dp != 256) return false;
