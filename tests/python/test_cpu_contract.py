@@ -148,6 +148,11 @@ def test_opcheck_every_op(gen):
     opcheck(ops.attention.default, (q, k8, ks, km, v8, vs, None, None, None, None, 40, 72, 0, 2, 3, True, 0.125, True, 0))
     opcheck(ops.attention.default, (q, k8, ks, km, None, None, None, v, None, None, 40, 72, 0, 2, 0, False, 0.125, False, 0))
     opcheck(ops.sageattn.default, (q, k, v, None, None, 40, 72, 0, 2, 3, False, 0.125, True, False, True, 0))
+    # FP8 P·V accumulated in fp16: V codes quantized for that mode (pv_mode 4, range +-2.25).
+    opcheck(ops.quant_v.default, (v, None, 72, 0, True, 4))
+    v8, vs, vm = ops.quant_v(v, None, 72, 0, True, 4)
+    opcheck(ops.attention.default, (q, k8, ks, km, v8, vs, vm, None, None, None, 40, 72, 0, 2, 4, True, 0.125, True, 1))
+    opcheck(ops.sageattn.default, (q, k, v, None, None, 40, 72, 0, 2, 4, True, 0.125, True, True, True, 1))
 
 
 def test_quantization_invariants(gen):
