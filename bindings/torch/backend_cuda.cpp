@@ -69,7 +69,9 @@ KernelChoice cuda_select(AttentionParams& p, KernelChoice requested, const at::T
   } else {
     TORCH_CHECK(false, "sageattention: no compiled kernel supports this call on sm_", arch, " (head_dim ",
                 p.head_dim, ", pv mode ", static_cast<int>(p.pv_mode),
-                is_fp8(p.pv_mode) ? ": FP8 P·V needs sm_89 or newer" : "", "); this build has kernels for ",
+                is_fp8(p.pv_mode) ? ": FP8 P·V needs sm_89 or newer" : "",
+                p.pv_mode == PVMode::kFp8Fp16Fp32 ? ", and fp32+fp16 accumulation a build with nvcc 12.8 or newer" : "",
+                "); this build has kernels for ",
                 compiled_arch_list());
   }
   set_kernel_numerics(chosen, p);
