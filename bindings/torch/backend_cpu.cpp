@@ -32,6 +32,9 @@ void cpu_quant_v(const QuantVParams& p, const at::Tensor&) { check_status(refere
 KernelChoice cpu_select(AttentionParams& p, KernelChoice requested, const at::Tensor&) {
   // On CPU "kernel" only picks which GPU kernel's softmax step to emulate.
   const KernelChoice k = requested == KernelChoice::kAuto ? KernelChoice::kMma : requested;
+  TORCH_CHECK(!(k == KernelChoice::kSm90 && p.pv_mode == PVMode::kFp8Fp16Fp32),
+              "sageattention: the Hopper (sm90) kernel has no fp32+fp16 FP8 accumulation (pv_mode 4); "
+              "it runs on the mma.sync kernel");
   set_kernel_numerics(k, p);
   return k;
 }

@@ -62,7 +62,7 @@ KernelChoice cuda_select(AttentionParams& p, KernelChoice requested, const at::T
   } else if (requested == KernelChoice::kSm90) {
     TORCH_CHECK(false, "sageattention: the Hopper (sm90) kernel cannot run this call on sm_", arch,
                 " (it needs an sm_90 GPU, head_dim <= 256, FP8 P·V or FP16 P·V with fp32 accumulation, "
-                "16-byte aligned strides; compiled archs: ",
+                "16-byte aligned strides; FP8 accumulation fp32 or fp32+fp32; compiled archs: ",
                 compiled_arch_list(), ")");
   } else if (cuda::attention_mma_supports(p, arch)) {
     chosen = KernelChoice::kMma;

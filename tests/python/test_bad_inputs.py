@@ -67,6 +67,8 @@ CASES = [
     ("op: bad layout int", lambda: torch.ops.sageattention.quant_k(Q, None, 16, 7, 2, True), RuntimeError, "tensor_layout"),
     ("op: bad gran int", lambda: torch.ops.sageattention.quant_k(Q, None, 16, 0, 9, True), RuntimeError, "qk_quant_gran"),
     ("op: quant_v fp16 mode", lambda: torch.ops.sageattention.quant_v(Q, None, 16, 0, False, 0), RuntimeError, "pv_mode"),
+    ("op: sm90 kernel, fp16-accumulated FP8", lambda: torch.ops.sageattention.sageattn(
+        Q, Q, Q, None, None, 16, 16, 0, 2, 4, False, 0.1, True, False, False, 2), RuntimeError, "pv_mode 4"),
     ("op: pv_mode 5", lambda: torch.ops.sageattention.sageattn(
         Q, Q, Q, None, None, 16, 16, 0, 2, 5, False, 0.1, True, False, False, 0), RuntimeError, "pv_mode"),
     ("op: k8 wrong dtype", lambda: torch.ops.sageattention.attention(

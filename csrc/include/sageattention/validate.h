@@ -40,7 +40,7 @@ inline Status validate(const AttentionParams& p) {
   if (p.heads_q < 0 || (p.heads_kv <= 0 && p.heads_q > 0)) return Status::kInvalidArgument;
   if (p.heads_kv > 0 && p.heads_q % p.heads_kv != 0) return Status::kInvalidArgument;
   if (!valid_head_dims(p.head_dim, p.head_dim_padded)) return Status::kInvalidArgument;
-  if (static_cast<int32_t>(p.pv_mode) < 0 || static_cast<int32_t>(p.pv_mode) > 4) return Status::kInvalidArgument;
+  if (static_cast<int32_t>(p.pv_mode) < 0 || p.pv_mode > PVMode::kFp8Fp16Fp32) return Status::kInvalidArgument;
   const bool empty = p.seq_q.batch == 0 || p.heads_q == 0;
   if (!empty && (!p.q.ptr || !p.o.ptr || !p.k8 || !p.k_scale)) return Status::kInvalidArgument;
   if (!empty && is_fp8(p.pv_mode) && (!p.v8 || !p.v_scale)) return Status::kInvalidArgument;
