@@ -23,7 +23,7 @@ QuantGranularity checked_gran(int64_t g) {
 }
 
 PVMode checked_pv_mode(int64_t m) {
-  TORCH_CHECK(m >= 0 && m <= 4, "pv_mode must be in [0, 4], got ", m);
+  TORCH_CHECK(m >= 0 && m <= static_cast<int64_t>(PVMode::kFp8Fp16Fp32), "pv_mode must be in [0, 4], got ", m);
   return static_cast<PVMode>(m);
 }
 

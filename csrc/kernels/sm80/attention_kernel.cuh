@@ -357,6 +357,16 @@ __device__ __forceinline__ void online_softmax(const AttentionParams& p, RowStat
   }
 }
 
+// o (an m16n8 fp32 accumulator) += an fp16 one of the same layout (half2 registers: rows g, g+8).
+__device__ __forceinline__ void add_f16_accumulator(float (&o)[4], const uint32_t (&h)[2]) {
+  const float2 lo = __half22float2(*reinterpret_cast<const __half2*>(&h[0]));
+  const float2 hi = __half22float2(*reinterpret_cast<const __half2*>(&h[1]));
+  o[0] += lo.x;
+  o[1] += lo.y;
+  o[2] += hi.x;
+  o[3] += hi.y;
+}
+
 // O += P · V for one key block; each V fragment feeds every slice. kBf16: P and V in bf16.
 template <class Cfg, bool kBf16>
 __device__ __forceinline__ void accumulate_pv(RowState<Cfg>& st, const PFragments<Cfg> (&pa)[Cfg::kSlices],
@@ -387,12 +397,7 @@ __device__ __forceinline__ void accumulate_pv(RowState<Cfg>& st, const PFragment
           uint32_t t[2] = {0u, 0u};
           mma_e4m3_m16n8k32_f16acc(t, a0, vb[0], vb[1]);
           mma_e4m3_m16n8k32_f16acc(t, a1, vb[2], vb[3]);
-          const float2 lo = __half22float2(*reinterpret_cast<const __half2*>(&t[0]));
-          const float2 hi = __half22float2(*reinterpret_cast<const __half2*>(&t[1]));
-          st.o[sl][n][0] += lo.x;
-          st.o[sl][n][1] += lo.y;
-          st.o[sl][n][2] += hi.x;
-          st.o[sl][n][3] += hi.y;
+          add_f16_accumulator(st.o[sl][n], t);
         } else {
           mma_e4m3_m16n8k32(st.o[sl][n], a0, vb[0], vb[1]);
           mma_e4m3_m16n8k32(st.o[sl][n], a1, vb[2], vb[3]);
@@ -444,14 +449,7 @@ __device__ __forceinline__ void accumulate_pv(RowState<Cfg>& st, const PFragment
 #pragma unroll
         for (int sl = 0; sl < Cfg::kSlices; ++sl) {
 #pragma unroll
-          for (int i = 0; i < 2; ++i) {
-            const float2 lo = __half22float2(*reinterpret_cast<const __half2*>(&th[sl][i][0]));
-            const float2 hi = __half22float2(*reinterpret_cast<const __half2*>(&th[sl][i][1]));
-            st.o[sl][n + i][0] += lo.x;
-            st.o[sl][n + i][1] += lo.y;
-            st.o[sl][n + i][2] += hi.x;
-            st.o[sl][n + i][3] += hi.y;
-          }
+          for (int i = 0; i < 2; ++i) add_f16_accumulator(st.o[sl][n + i], th[sl][i]);
         }
       }
     }
