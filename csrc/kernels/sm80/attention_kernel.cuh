@@ -6,7 +6,10 @@
 // attention_epilogue.cuh; launch: attention_launch.cuh.
 #pragma once
 
+#include <cuda.h>
 #include <cuda_fp16.h>
+
+#include <type_traits>
 
 #include "kernels/common/causal_order.h"
 #include "kernels/common/dependent_launch.h"
@@ -127,6 +130,51 @@ struct KVLoader {
   }
 };
 
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+inline constexpr bool kArchHasTma = true;
+#else
+inline constexpr bool kArchHasTma = false;
+#endif
+
+// Tensor maps of the TMA loads (attention_launch.cuh encodes them): K codes [Bk·heads_kv, padded
+// tokens, Dp] and raw V [batch, tokens, heads_kv, head_dim], each box one key block in the padded
+// shared-memory rows (kPadded).
+struct KVTensorMaps {
+  CUtensorMap k;
+  CUtensorMap v;
+};
+
+// sm_90+ TMA loads of a key block (the fp32-accumulating FP16 mode at Dp <= 128, dense inputs): one
+// thread issues two boxes whose bytes complete the stage's full barrier, in place of every thread's
+// 16-byte cp.async with per-chunk addresses. A box row spans the whole padded shared row; the columns
+// past head_dim (and past Dp) and the keys past the tensor lie outside it and arrive as zeros, which
+// V needs (0 · NaN would poison O). Varlen inputs keep KVLoader: the rows after a sequence's last key
+// belong to the next sequence, not outside the tensor.
+template <class Cfg>
+struct KVTmaLoader {
+  static_assert(Cfg::kPadded && Cfg::kKPitch <= 256 && Cfg::kVPitch / 2 <= 256 && Cfg::kBlockK <= 256,
+                "a box row is one padded shared row (at most 256 elements)");
+  static_assert(Cfg::kKTileBytes % 128 == 0 && Cfg::kVTileBytes % 128 == 0, "TMA destinations are 128-byte aligned");
+  const KVTensorMaps* maps;
+  int k_token0;  // key 0 on K's padded token axis
+  int k_slice;   // (quant batch, kv head) slice of K
+  int kv_head, batch;
+
+  __device__ __forceinline__ KVTmaLoader(const KVTensorMaps& m, const KeyRange& kr, int kv_head_, int b)
+      : maps(&m),
+        k_token0(static_cast<int>(kr.seq.pad_start)),
+        k_slice(static_cast<int>(kr.head_index)),
+        kv_head(kv_head_),
+        batch(b) {}
+
+  // One thread. `bar`: the stage's full barrier (one arrival per phase).
+  __device__ __forceinline__ void load(int block, uint32_t k_stage, uint32_t v_stage, uint32_t bar) const {
+    mbarrier_arrive_expect_tx(bar, Cfg::kKTileBytes + Cfg::kVTileBytes);
+    tma_load_3d(k_stage, &maps->k, bar, 0, k_token0 + block * Cfg::kBlockK, k_slice);
+    tma_load_4d(v_stage, &maps->v, bar, 0, block * Cfg::kBlockK, kv_head, batch);
+  }
+};
+
 // bf16 V -> fp16 in shared memory, saturating to +-65504 (the fp16-accumulating mode, whose MMA has
 // no bf16 form). Each thread converts the chunks it copied itself (loader.v_smem + i * kVStep), so
 // its own cp.async wait is enough before the conversion and the block's one barrier publishes the
@@ -194,12 +242,13 @@ template <class Cfg>
 using PFragments = uint32_t[Cfg::kPVSteps][4];
 
 // Sets the scores this thread's rows must not see (keys past the length, or right of the causal
-// diagonal) to INT_MIN, below every real score: |Q8·K8| <= 127²·256.
-template <class Cfg>
+// diagonal) to INT_MIN, below every real score: |Q8·K8| <= 127²·256. kRowLimit: one key limit per
+// row, else a predicate per score (MmaAttentionConfig::mask_by_row_limit).
+template <class Cfg, bool kRowLimit>
 __device__ __forceinline__ void mask_scores(const AttentionParams& p, ScoreTile<Cfg>& acc, int sl, int block,
                                             int row0, int lk, int64_t causal_offset) {
   const int lane = threadIdx.x % 32, g = lane / 4, c = lane % 4;
-  if constexpr (Cfg::kMaskByRowLimit) {
+  if constexpr (kRowLimit) {
     // Row r sees the block's keys 0 .. last[r]: one 64-bit bound per row, an int32 compare per score.
     int last[2];
 #pragma unroll
@@ -230,8 +279,9 @@ __device__ __forceinline__ void mask_scores(const AttentionParams& p, ScoreTile<
 
 // Online softmax of slice `sl` for one key block; P goes out as MMA A fragments (16-bit modes:
 // bf16 when kBf16, else fp16). score_scale[h]: q_scale·k_scale of the block's K quantization block
-// h. kMasked: the block holds keys past the length or right of the causal diagonal for some row.
-template <class Cfg, bool kBf16, bool kMasked>
+// h. kMasked: the block holds keys past the length or right of the causal diagonal for some row;
+// kRowLimit: the form of its mask.
+template <class Cfg, bool kBf16, bool kMasked, bool kRowLimit>
 __device__ __forceinline__ void online_softmax(const AttentionParams& p, RowState<Cfg>& st, int sl,
                                                ScoreTile<Cfg>& acc, const float (&score_scale)[Cfg::kKGroupsPerBlock],
                                                PFragments<Cfg>& pa, int block, int row0, int lk,
@@ -241,7 +291,7 @@ __device__ __forceinline__ void online_softmax(const AttentionParams& p, RowStat
     // All of a thread's scores of one K quantization block share one scale q_scale·k_scale >= 0,
     // so the row max is taken on the int32 dot products and scaled once per K block.
     constexpr int kTilesPerGroup = Cfg::kKeyTiles / Cfg::kKGroupsPerBlock;
-    if constexpr (kMasked) mask_scores<Cfg>(p, acc, sl, block, row0, lk, causal_offset);
+    if constexpr (kMasked) mask_scores<Cfg, kRowLimit>(p, acc, sl, block, row0, lk, causal_offset);
     int imax[Cfg::kKGroupsPerBlock][2];
 #pragma unroll
     for (int h = 0; h < Cfg::kKGroupsPerBlock; ++h) imax[h][0] = imax[h][1] = INT_MIN;
@@ -459,8 +509,9 @@ __device__ __forceinline__ void accumulate_pv(RowState<Cfg>& st, const PFragment
 // kBf16: the fp32-accumulating FP16 mode with bf16 V multiplies V as it is with P rounded to bf16
 // (as the Hopper kernel does; the CPU reference emulates it through pv_operand_dtype). The
 // fp16-accumulating mode converts bf16 V to fp16 in shared memory every block.
-template <class Cfg, bool kBf16>
-__device__ __forceinline__ void attention_mma_tile(const AttentionParams& p, int causal_group) {
+template <class Cfg, bool kBf16, bool kTma>
+__device__ __forceinline__ void attention_mma_tile(const AttentionParams& p, const KVTensorMaps& maps,
+                                                   int causal_group) {
   constexpr int kDp = Cfg::kDp, kStages = Cfg::kStages, kSlices = Cfg::kSlices;
   extern __shared__ __align__(128) uint8_t smem[];
   const uint32_t k_tiles = smem_addr(smem);
@@ -484,7 +535,14 @@ __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p, int
 
   const KeyRange kr =
       key_range<Cfg::kBlockK>(p, b, tile, q_seq.len, kv_head, Cfg::kMaskFromWarpRows ? row0 : tile * Cfg::kBlockQ);
-  const KVLoader<Cfg> loader(p, kr, kv_head);
+  using Loader = std::conditional_t<kTma, KVTmaLoader<Cfg>, KVLoader<Cfg>>;
+  const Loader loader = [&] {
+    if constexpr (kTma) {
+      return Loader(maps, kr, kv_head, b);
+    } else {
+      return Loader(p, kr, kv_head);
+    }
+  }();
   const int lk = kr.seq.len, blocks = kr.blocks;
   auto k_stage = [&](int block) { return k_tiles + (block % kStages) * Cfg::kKTileBytes; };
   auto v_stage = [&](int block) { return v_tiles + (block % kStages) * Cfg::kVTileBytes; };
@@ -496,6 +554,7 @@ __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p, int
   // reading it. No barrier then aligns the warps each block: one warp's MMAs overlap another's
   // softmax (a per-block __syncthreads cost 4-11% at 16k, NOTEBOOK_portable v16).
   constexpr bool kStageBarriers = Cfg::kPVMode != PVMode::kFp16Fp16Fp32;
+  static_assert(!kTma || kStageBarriers, "TMA loads complete the stage barriers");
   constexpr int kAhead = kStages - 1;  // blocks in flight ahead of the one computed
   __shared__ __align__(8) uint64_t stage_full[kStages], stage_empty[kStages];
   const uint32_t full_bar = smem_addr(stage_full), empty_bar = smem_addr(stage_empty);
@@ -503,21 +562,28 @@ __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p, int
     if (threadIdx.x == 0) {
 #pragma unroll
       for (int s = 0; s < kStages; ++s) {
-        mbarrier_init(full_bar + 8 * s, Cfg::kThreads);
+        mbarrier_init(full_bar + 8 * s, kTma ? 1 : Cfg::kThreads);
         mbarrier_init(empty_bar + 8 * s, Cfg::kWarps);
       }
+      if constexpr (kTma) fence_mbarrier_init();
     }
     __syncthreads();
   }
   // This thread's copies of `block` (into its stage), signalled as the mode requires.
+  // TMA: thread 0 alone loads.
+  const bool loads = !kTma || threadIdx.x == 0;
   auto load_block = [&](int block) {
-    loader.load(block, k_stage(block), v_stage(block), lk);
-    if constexpr (kStageBarriers) cp_async_mbarrier_arrive(full_bar + 8 * (block % kStages));
+    if constexpr (kTma) {
+      loader.load(block, k_stage(block), v_stage(block), full_bar + 8 * (block % kStages));
+    } else {
+      loader.load(block, k_stage(block), v_stage(block), lk);
+      if constexpr (kStageBarriers) cp_async_mbarrier_arrive(full_bar + 8 * (block % kStages));
+    }
   };
   auto load_first_blocks = [&] {
 #pragma unroll
     for (int block = 0; block < kAhead; ++block) {
-      if (block < blocks) load_block(block);
+      if (block < blocks && loads) load_block(block);
       if constexpr (!kStageBarriers) cp_async_commit();  // one commit group per block (possibly empty)
     }
   };
@@ -602,10 +668,13 @@ __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p, int
       float score_scale[kKGroups];
 #pragma unroll
       for (int h = 0; h < kKGroups; ++h) score_scale[h] = qf.scale_log2[sl] * k_scale[h];
+      constexpr bool kRowLimit = Cfg::mask_by_row_limit(kTma);
       if (!masked) {
-        online_softmax<Cfg, kBf16, false>(p, st, sl, acc, score_scale, pa[sl], block, row0, lk, causal_offset);
+        online_softmax<Cfg, kBf16, false, kRowLimit>(p, st, sl, acc, score_scale, pa[sl], block, row0, lk,
+                                                     causal_offset);
       } else {
-        online_softmax<Cfg, kBf16, true>(p, st, sl, acc, score_scale, pa[sl], block, row0, lk, causal_offset);
+        online_softmax<Cfg, kBf16, true, kRowLimit>(p, st, sl, acc, score_scale, pa[sl], block, row0, lk,
+                                                    causal_offset);
       }
     }
     accumulate_pv<Cfg, kBf16>(st, pa, v_stage(block));
@@ -616,7 +685,7 @@ __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p, int
       // block j rather than its top, so a warp up to a block ahead of the slowest does not wait
       // (after Q·K or after the softmax it measured 2-4% slower at D=128, v16); one block of lead
       // still covers the load latency.
-      if (block + kAhead < blocks) {
+      if (block + kAhead < blocks && loads) {
         if (block >= 1) mbarrier_wait(empty_bar + 8 * ((block + kAhead) % kStages), ((block - 1) / kStages) & 1);
         load_block(block + kAhead);
       }
@@ -643,13 +712,17 @@ inline constexpr bool kArchHasFp8Mma = true;
 
 // One kernel per V type of the fp32-accumulating FP16 mode (kBf16: bf16 V multiplied as bf16), so
 // that each holds one tile's code: the CTA prologue runs from a colder instruction cache otherwise.
-template <class Cfg, bool kBf16>
-__global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocksPerSm) attention_mma_kernel(const __grid_constant__ AttentionParams p,
-                                                                                           int causal_group) {
+// kTma: the TMA loads (sm_90+; the launch picks them only where the loaded code has them).
+template <class Cfg, bool kBf16, bool kTma>
+__global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocksPerSm)
+    attention_mma_kernel(const __grid_constant__ AttentionParams p, const __grid_constant__ KVTensorMaps maps,
+                         int causal_group) {
   if constexpr (Cfg::kFp8 && !kArchHasFp8Mma) {
     __trap();  // never dispatched: attention_mma_supports() needs sm89+ for FP8 P·V
+  } else if constexpr (kTma && !kArchHasTma) {
+    __trap();  // never dispatched: launch_attention_mma_kernel checks the loaded code's arch
   } else {
-    attention_mma_tile<Cfg, kBf16>(p, causal_group);
+    attention_mma_tile<Cfg, kBf16, kTma>(p, maps, causal_group);
   }
 }
 

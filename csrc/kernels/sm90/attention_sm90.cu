@@ -15,6 +15,7 @@
 #include "sageattention/quant_layout.h"
 #include "kernels/common/causal_order.h"
 #include "kernels/common/device_info.h"
+#include "kernels/common/tensor_map.h"
 #include "kernels/sm90/kernel_traits.h"
 #include "kernels/sm90/launch_api.h"
 
@@ -26,26 +27,13 @@ using sm90::LaunchArgs;
 
 bool aligned(const void* p, int bytes) { return (reinterpret_cast<uintptr_t>(p) % bytes) == 0; }
 
-// cuTensorMapEncodeTiled through the runtime's driver entry point (no link-time libcuda needed),
-// looked up once.
-PFN_cuTensorMapEncodeTiled_v12000 encode_fn() {
-  static PFN_cuTensorMapEncodeTiled_v12000 fn = [] {
-    void* ptr = nullptr;
-    cudaDriverEntryPointQueryResult q{};
-    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &ptr, 12000, cudaEnableDefault, &q) !=
-            cudaSuccess ||
-        q != cudaDriverEntryPointSuccess) {
-      return static_cast<PFN_cuTensorMapEncodeTiled_v12000>(nullptr);
-    }
-    return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(ptr);
-  }();
-  return fn;
-}
+using kernels::tma_stride_bytes;
+using kernels::tma_stride_ok;
 
 // 3-D map over a contiguous [outer, mid, inner] uint8 buffer, box [1, box_mid, box_inner].
 bool encode_3d(CUtensorMap* map, const void* base, uint64_t inner, uint64_t mid, uint64_t outer, uint32_t box_inner,
                uint32_t box_mid, CUtensorMapSwizzle swizzle) {
-  auto fn = encode_fn();
+  auto fn = kernels::tensor_map_encoder();
   if (fn == nullptr) return false;
   const cuuint64_t dims[3] = {inner, mid, outer};
   const cuuint64_t strides[2] = {inner, inner * mid};  // bytes, dims 1 and 2
@@ -77,7 +65,7 @@ int tile_rows(const AttentionParams& p) {
 // Raw Q [batch, tokens, heads, head_dim] with element strides, box of `rows` rows x head_dim_padded
 // columns of one (batch, head); columns past head_dim and rows past seqlen are zero-filled.
 bool encode_q(CUtensorMap* map, const AttentionParams& p, int rows) {
-  auto fn = encode_fn();
+  auto fn = kernels::tensor_map_encoder();
   if (fn == nullptr) return false;
   const cuuint64_t dims[4] = {static_cast<cuuint64_t>(p.head_dim), static_cast<cuuint64_t>(p.seq_q.seqlen),
                               static_cast<cuuint64_t>(p.heads_q), static_cast<cuuint64_t>(p.seq_q.batch)};
@@ -91,21 +79,12 @@ bool encode_q(CUtensorMap* map, const AttentionParams& p, int rows) {
             CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }
 
-// TMA strides must be nonzero multiples of 16 bytes; a dimension of extent 1 is never stepped, so
-// its stride (which torch leaves arbitrary) is replaced by a valid one.
-bool tma_stride_ok(int64_t extent, int64_t elem_stride) {
-  return extent <= 1 || (elem_stride > 0 && elem_stride % 8 == 0);
-}
-cuuint64_t tma_stride_bytes(int64_t extent, int64_t elem_stride) {
-  return static_cast<cuuint64_t>(extent <= 1 ? 8 : elem_stride) * 2;
-}
-
 // 16-bit [batch, tokens, heads, head_dim] with element strides, 128B-swizzled boxes of box_columns
 // (at most 64: one 128-byte row) x box_rows tokens of one (batch, head). TMA skips (stores) or
 // zero-fills (loads) columns past head_dim and tokens past the tensor.
 bool encode_16bit_tokens(CUtensorMap* map, const StridedTensor& t, int head_dim, int64_t tokens,
                          int heads, int64_t batch, int box_columns, int box_rows, CUtensorMapL2promotion promotion) {
-  auto fn = encode_fn();
+  auto fn = kernels::tensor_map_encoder();
   if (fn == nullptr) return false;
   const cuuint64_t dims[4] = {static_cast<cuuint64_t>(head_dim), static_cast<cuuint64_t>(tokens),
                               static_cast<cuuint64_t>(heads), static_cast<cuuint64_t>(batch)};

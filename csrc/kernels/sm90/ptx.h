@@ -17,13 +17,10 @@ __device__ __forceinline__ void mbar_init(uint64_t* bar, uint32_t count) {
   kernels::mbarrier_init(smem_addr(bar), static_cast<int>(count));
 }
 // Makes the mbarrier inits visible to the async proxy (TMA) and to the other threads of the CTA.
-__device__ __forceinline__ void fence_barrier_init() {
-  asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-}
+__device__ __forceinline__ void fence_barrier_init() { kernels::fence_mbarrier_init(); }
 __device__ __forceinline__ void mbar_arrive(uint64_t* bar) { kernels::mbarrier_arrive(smem_addr(bar)); }
 __device__ __forceinline__ void mbar_arrive_expect_tx(uint64_t* bar, uint32_t bytes) {
-  asm volatile("{\n.reg .b64 st;\nmbarrier.arrive.expect_tx.shared::cta.b64 st, [%0], %1;\n}\n" ::"r"(smem_addr(bar)),
-               "r"(bytes) : "memory");
+  kernels::mbarrier_arrive_expect_tx(smem_addr(bar), bytes);
 }
 // Blocks until the phase of parity `phase` has completed. The suspend-time hint lets the hardware
 // park the warp inside try_wait instead of spinning through the retry branch. (kernels::mbarrier_wait,
@@ -38,24 +35,13 @@ __device__ __forceinline__ void mbar_wait(uint64_t* bar, uint32_t phase) {
 }
 
 // ---- TMA (bulk tensor copies global -> shared, completion counted on an mbarrier) ----
-__device__ __forceinline__ void tma_prefetch_descriptor(const void* map) {
-  asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<uint64_t>(map)) : "memory");
-}
+using kernels::tma_prefetch_descriptor;
 __device__ __forceinline__ void tma_load_3d(void* dst, const void* map, uint64_t* bar, int c0, int c1, int c2) {
-  asm volatile(
-      "cp.async.bulk.tensor.3d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4, %5}], [%2];\n" ::"r"(
-          smem_addr(dst)),
-      "l"(reinterpret_cast<uint64_t>(map)), "r"(smem_addr(bar)), "r"(c0), "r"(c1), "r"(c2)
-      : "memory");
+  kernels::tma_load_3d(smem_addr(dst), map, smem_addr(bar), c0, c1, c2);
 }
-
 __device__ __forceinline__ void tma_load_4d(void* dst, const void* map, uint64_t* bar, int c0, int c1, int c2,
                                             int c3) {
-  asm volatile(
-      "cp.async.bulk.tensor.4d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4, %5, %6}], [%2];\n" ::"r"(
-          smem_addr(dst)),
-      "l"(reinterpret_cast<uint64_t>(map)), "r"(smem_addr(bar)), "r"(c0), "r"(c1), "r"(c2), "r"(c3)
-      : "memory");
+  kernels::tma_load_4d(smem_addr(dst), map, smem_addr(bar), c0, c1, c2, c3);
 }
 
 // ---- TMA stores (shared -> global, bulk async-groups of the issuing thread) ----
