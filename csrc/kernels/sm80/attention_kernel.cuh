@@ -554,6 +554,13 @@ __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p, con
   // reading it. No barrier then aligns the warps each block: one warp's MMAs overlap another's
   // softmax (a per-block __syncthreads cost 4-11% at 16k, NOTEBOOK_portable v16).
   constexpr bool kStageBarriers = Cfg::kPVMode != PVMode::kFp16Fp16Fp32;
+  // Who arrives on stage_empty: every thread, so that each releases its own reads of the stage before
+  // the next copies into it (compute-sanitizer racecheck follows that, and not the warp barrier below,
+  // as ordering: lane-0 arrivals showed 80 hazards on stage reuse, every-thread arrivals none, at
+  // equal speed; NOTEBOOK_portable v20). The TMA kernels, whose copies racecheck does not see, keep one
+  // arrival per warp after __syncwarp (ordered by the warp barrier, the same under the PTX memory
+  // model), which measured 1-2% faster at D=64.
+  constexpr bool kWarpArrives = kTma;
   static_assert(!kTma || kStageBarriers, "TMA loads complete the stage barriers");
   constexpr int kAhead = kStages - 1;  // blocks in flight ahead of the one computed
   __shared__ __align__(8) uint64_t stage_full[kStages], stage_empty[kStages];
@@ -563,7 +570,7 @@ __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p, con
 #pragma unroll
       for (int s = 0; s < kStages; ++s) {
         mbarrier_init(full_bar + 8 * s, kTma ? 1 : Cfg::kThreads);
-        mbarrier_init(empty_bar + 8 * s, Cfg::kWarps);
+        mbarrier_init(empty_bar + 8 * s, kWarpArrives ? Cfg::kWarps : Cfg::kThreads);
       }
       if constexpr (kTma) fence_mbarrier_init();
     }
@@ -679,8 +686,12 @@ __device__ __forceinline__ void attention_mma_tile(const AttentionParams& p, con
     }
     accumulate_pv<Cfg, kBf16>(st, pa, v_stage(block));
     if constexpr (kStageBarriers) {
-      __syncwarp();
-      if (threadIdx.x % 32 == 0) mbarrier_arrive(empty_bar + 8 * stage);
+      if constexpr (kWarpArrives) {
+        __syncwarp();
+        if (threadIdx.x % 32 == 0) mbarrier_arrive(empty_bar + 8 * stage);
+      } else {
+        mbarrier_arrive(empty_bar + 8 * stage);
+      }
       // Block j+kAhead goes to the stage of block j-1 once every warp has left it. Issued at the end of
       // block j rather than its top, so a warp up to a block ahead of the slowest does not wait
       // (after Q·K or after the softmax it measured 2-4% slower at D=128, v16); one block of lead
