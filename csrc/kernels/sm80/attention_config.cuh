@@ -40,7 +40,7 @@ __device__ __forceinline__ uint32_t tile_offset(int row, int chunk, int row_byte
 //   (params.h, row_sum_of_rounded_p). D=64 FP16 mode: +1-2% (v18); at D=128 it lost 0.5-1%.
 enum class RowSum { kChained, kTree, kTensorCore };
 
-template <int kHeadDim, PVMode kMode>
+template <int kHeadDim, PVMode kMode, int kSlicesPerWarp = 1>
 struct MmaAttentionConfig {
   static constexpr int kDp = kHeadDim;
   static constexpr PVMode kPVMode = kMode;
@@ -55,8 +55,11 @@ struct MmaAttentionConfig {
   // 4k 295 -> 309, 16k 340 -> 340; D=64 16k 268 -> 292; causal 1k +23-30%. More warps hide the
   // ldmatrix -> MMA -> exp chain better than fewer fragment reads save.
   // (Re-measured with v14's padded rows and epilogue: two slices at 255 registers lose at every
-  // N, e.g. D=128 fp16 P·V 1k 284 vs 315, 16k 383 vs 406.)
-  static constexpr int kSlices = 1;
+  // N, e.g. D=128 fp16 P·V 1k 284 vs 315, 16k 383 vs 406.) With the TMA loads (v20), which leave
+  // shared-memory reads the limit, two slices at D=128 in the FP16 mode win from 4k keys non-causal
+  // and 8k causal (+5-6% at 16k) and lose below (-8% at 1k causal): the launch picks by length
+  // (attention_launch.cuh).
+  static constexpr int kSlices = kSlicesPerWarp;
   static constexpr int kWarps = kBlockQ / (kQWarpRows * kSlices);
   static constexpr int kThreads = kWarps * 32;
   // Keys per step of the main loop, which is one online-softmax block. 64 is the K quantization

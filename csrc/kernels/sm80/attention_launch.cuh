@@ -1,6 +1,8 @@
 // Launch of one mma.sync attention instantiation: grid = (query tiles, query heads, sequences).
 #pragma once
 
+#include <algorithm>
+
 #include "kernels/common/tensor_map.h"
 #include "kernels/sm80/attention_kernel.cuh"
 #include "kernels/sm80/attention_launch.h"
@@ -61,8 +63,19 @@ cudaError_t launch_attention_mma_kernel(const AttentionParams& p, const KVTensor
                           p, maps, causal_group);
 }
 
+// Configurations with a two-slice TMA kernel (MmaAttentionConfig::kSlices): D=128 in the FP16 mode.
+template <class Cfg>
+inline constexpr bool kMmaHasTwoSliceKernel = Cfg::kDp == 128 && Cfg::kPVMode == PVMode::kFp16Fp32 && Cfg::kSlices == 1;
+// Two slices per warp pay on long calls: kernel-only against one slice on the H200 (NOTEBOOK_portable
+// v20), non-causal -2% at 1k, -1% at 2k, +2% at 4k, +5% at 8k, +6% at 16k; causal -8% / -7% / -4%
+// at 1k / 2k / 4k, +3.5% at 8k, +5% at 16k.
+inline bool mma_two_slices_pay(const AttentionParams& p) {
+  return std::min(p.seq_q.seqlen, p.seq_k.seqlen) >= (p.causal ? 8192 : 4096);
+}
+
 // The TMA kernel where the code the GPU loaded for it was compiled for sm_90+ (a build without an
-// sm_90+ cubin runs sm_80 PTX there, which has no TMA) and the call's maps encode.
+// sm_90+ cubin runs sm_80 PTX there, which has no TMA) and the call's maps encode; on long calls
+// the two-slice one where the configuration has it.
 template <class Cfg, bool kBf16>
 cudaError_t launch_attention_mma_kernel(const AttentionParams& p, cudaStream_t stream) {
   KVTensorMaps maps{};
@@ -71,8 +84,13 @@ cudaError_t launch_attention_mma_kernel(const AttentionParams& p, cudaStream_t s
       cudaFuncAttributes a{};
       return cudaFuncGetAttributes(&a, attention_mma_kernel<Cfg, kBf16, true>) == cudaSuccess && a.ptxVersion >= 90;
     }();
-    if (tma_code && encode_kv_tensor_maps<Cfg>(p, &maps))
+    if (tma_code && encode_kv_tensor_maps<Cfg>(p, &maps)) {
+      if constexpr (kMmaHasTwoSliceKernel<Cfg>) {
+        using TwoSlices = MmaAttentionConfig<Cfg::kDp, Cfg::kPVMode, 2>;  // same tiles, so the same maps
+        if (mma_two_slices_pay(p)) return launch_attention_mma_kernel<TwoSlices, kBf16, true>(p, maps, stream);
+      }
       return launch_attention_mma_kernel<Cfg, kBf16, true>(p, maps, stream);
+    }
   }
   return launch_attention_mma_kernel<Cfg, kBf16, false>(p, maps, stream);
 }
