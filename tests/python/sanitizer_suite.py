@@ -47,6 +47,10 @@ def main():
         for causal in (False, True) if d == 64 else (True,):
             o, lse = fp16_on(KERNEL_MMA)(q2, k2, v2, is_causal=causal, return_lse=True)
             assert torch.isfinite(o).all()
+    # D=128 FP16 mma.sync from 4096 rows (non-causal): two 16-row slices per warp (attention_launch.cuh).
+    q3, k3, v3 = (torch.randn(1, 2, 4100, 128, generator=g).to(dev, torch.bfloat16) for _ in range(3))
+    o, lse = fp16_on(KERNEL_MMA)(q3, k3, v3, is_causal=False, return_lse=True)
+    assert torch.isfinite(o).all()
     if sm == 90:  # head dim 256: two work tiles per query block, one per half of the output columns
         q2, k2, v2 = (torch.randn(1, h, n, 256, generator=g).to(dev, torch.bfloat16)
                       for h, n in ((4, 130), (2, 300), (2, 300)))
