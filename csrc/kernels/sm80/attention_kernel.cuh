@@ -1,6 +1,7 @@
 // Main loop of the mma.sync attention (portable path). One CTA = 128 query rows of one
 // (sequence, query head), split over warps as attention_config.cuh says; keys in blocks of 64 or
-// 128 (one online-softmax step, attention_config.cuh) through a 3-stage cp.async ring. S = INT8
+// 128 (one online-softmax step, attention_config.cuh) through a 3-stage ring, filled by TMA (sm_90+,
+// dense FP16 mode, KVTmaLoader) or per-thread cp.async (KVLoader). S = INT8
 // Q·Kᵀ (m16n8k32.s8), online softmax in base 2, P·V in FP8 (m16n8k32.e4m3, sm89+; emulated
 // through f16 on sm_90) or FP16 (m16n8k16). Q prologue: attention_q_tile.cuh; epilogue:
 // attention_epilogue.cuh; launch: attention_launch.cuh.
@@ -23,10 +24,13 @@
 
 namespace sageattention::kernels {
 
+// sm_90+: dependent launch (griddepcontrol) and TMA copies.
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
 inline constexpr bool kDependentLaunch = true;
+inline constexpr bool kArchHasTma = true;
 #else
 inline constexpr bool kDependentLaunch = false;
+inline constexpr bool kArchHasTma = false;
 #endif
 
 // Where the K/V of one (sequence, kv head) live and how many key blocks a tile visits.
@@ -129,12 +133,6 @@ struct KVLoader {
     }
   }
 };
-
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-inline constexpr bool kArchHasTma = true;
-#else
-inline constexpr bool kArchHasTma = false;
-#endif
 
 // Tensor maps of the TMA loads (attention_launch.cuh encodes them): K codes [Bk·heads_kv, padded
 // tokens, Dp] and raw V [batch, tokens, heads_kv, head_dim], each box one key block in the padded
