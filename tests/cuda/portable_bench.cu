@@ -60,7 +60,12 @@ static float median_ms(F&& fn, int reps) {
 }
 
 int main(int argc, char** argv) {
-  const int B = 4, H = 32;
+  // SAGE_BENCH_B / SAGE_BENCH_H: other batch and head counts than the grid's 4 x 32.
+  const auto env_int = [](const char* name, int fallback) {
+    const char* v = std::getenv(name);
+    return v != nullptr ? std::atoi(v) : fallback;
+  };
+  const int B = env_int("SAGE_BENCH_B", 4), H = env_int("SAGE_BENCH_H", 32);
   std::vector<int> dims = {SAGE_HEAD_DIMS};
   std::vector<int> lens = {1024, 4096, 16384};
   if (argc > 1) lens = {std::atoi(argv[1])};
