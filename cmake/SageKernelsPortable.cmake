@@ -3,7 +3,7 @@
 # dims in SAGE_HEAD_DIMS are compiled.
 set(SAGE_PORTABLE_SOURCES
   ${PROJECT_SOURCE_DIR}/csrc/dispatch/compiled_archs.cu
-  ${PROJECT_SOURCE_DIR}/csrc/dispatch/sm90_absent.cu
+  ${PROJECT_SOURCE_DIR}/csrc/dispatch/sm90_built.cu
   ${PROJECT_SOURCE_DIR}/csrc/dispatch/attention_mma.cu
   ${PROJECT_SOURCE_DIR}/csrc/kernels/quant/quant_k.cu
   ${PROJECT_SOURCE_DIR}/csrc/kernels/quant/quant_v.cu

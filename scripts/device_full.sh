@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One device call: build the release-style wheel for this machine (torch 2.11 / CUDA 13.0 / cp312,
 # sm_90a), install it into a fresh directory, run the GPU suite from the installed wheel, the
-# benchmark, and compute-sanitizer on a small suite. Logs and results under $OUT.
+# benchmark, compute-sanitizer on a small suite, and the sm_80 / sm_89 code (device_pre_sm90.sh).
+# Logs and results under $OUT.
 set -uo pipefail
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -47,5 +48,9 @@ if [ "${RUN_SANITIZER:-1}" = 1 ]; then
       > "$OUT/sanitizer_$tool.log" 2>&1
     stamp "sanitizer $tool rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY|sanitizer suite ran' "$OUT/sanitizer_$tool.log" | tr '\n' ' ')"
   done
+fi
+if [ "${RUN_PRE_SM90:-1}" = 1 ]; then
+  stamp "pre-sm_90 code (sm_80 / sm_89 PTX, JIT here)"
+  bash scripts/device_pre_sm90.sh
 fi
 stamp "done"

@@ -60,6 +60,8 @@ KernelChoice cuda_select(AttentionParams& p, KernelChoice requested, const at::T
   if (requested != KernelChoice::kMma && arch == 90 && cuda::attention_sm90_supports(p, arch)) {
     chosen = KernelChoice::kSm90;
   } else if (requested == KernelChoice::kSm90) {
+    TORCH_CHECK(cuda::attention_sm90_built(), "sageattention: this build has no Hopper (sm_90a) kernels (compiled archs: ",
+                compiled_arch_list(), "); build with 9.0a in TORCH_CUDA_ARCH_LIST, or use the mma.sync kernel");
     TORCH_CHECK(false, "sageattention: the Hopper (sm90) kernel cannot run this call on sm_", arch,
                 " (it needs an sm_90 GPU, head_dim <= 256, FP8 P·V or FP16 P·V with fp32 accumulation, "
                 "16-byte aligned strides; FP8 accumulation fp32 or fp32+fp32; compiled archs: ",

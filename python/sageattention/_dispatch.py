@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import torch
 
+from sageattention import _build_info
+
 # Values of the C++ enums (csrc/include/sageattention/types.h) and op arguments.
 LAYOUTS = {"HND": 0, "NHD": 1}
 QK_GRANULARITIES = {"per_block": 0, "per_warp": 1, "per_thread": 2}
@@ -47,14 +49,24 @@ def _arch(index: int) -> int:
     return major * 10 + minor
 
 
+def hopper_kernels_built() -> bool:
+    """Whether this build has the Hopper TMA/wgmma kernels (compiled for sm_90a)."""
+    return "90a" in _build_info.CUDA_ARCHS
+
+
 def _choose(device_type: str, index) -> Choice:
     if device_type != "cuda":
         return Choice(PV_FP8_FP32_FP32, KERNEL_AUTO,
                       "CPU reference: INT8 Q·K, FP8 P·V (fp32+fp32), exact algorithm of the GPU kernels")
     arch = _arch(index)
-    if arch == 90:
+    if arch == 90 and hopper_kernels_built():
         return Choice(PV_FP8_FP32_FP32, KERNEL_AUTO,
                       "sm90: INT8 Q·K + FP8 P·V, Hopper TMA/wgmma kernel (mma.sync fallback)")
+    if arch == 90:
+        # On sm_90 the mma.sync FP16 P·V mode is faster than its FP8 one (FP8 mma.sync is emulated
+        # there; H200 D=128 16k: 465 vs 359 TOPS, docs/PERFORMANCE.md) and more accurate.
+        return Choice(PV_FP16_FP32, KERNEL_MMA,
+                      "sm90: INT8 Q·K + FP16 P·V, mma.sync kernel (this build has no sm_90a Hopper kernels)")
     if arch >= 89:
         return Choice(PV_FP8_FP32_FP32, KERNEL_MMA, f"sm{arch}: INT8 Q·K + FP8 P·V, mma.sync kernel")
     return Choice(PV_FP16_FP32, KERNEL_MMA, f"sm{arch}: INT8 Q·K + FP16 P·V, mma.sync kernel")

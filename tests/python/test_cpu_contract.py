@@ -213,3 +213,20 @@ def test_sageattn_forwards_kernel_options(gen):
                                                            smooth_k=False))
     with pytest.raises(ValueError, match="pv_accum_dtype"):
         sa.sageattn(q, k, v, pv_accum_dtype="fp16+fp32")  # not a mode of the FP8 kernel picked here
+
+
+@pytest.mark.parametrize("gpu_arch, build_archs, mode, kernel", [
+    (90, ["80", "89", "90a"], "PV_FP8_FP32_FP32", "KERNEL_AUTO"),  # the Hopper kernel, mma.sync fallback
+    (90, ["80", "89"], "PV_FP16_FP32", "KERNEL_MMA"),  # no sm_90a: mma.sync's faster mode on sm_90
+    (89, ["80", "89", "90a"], "PV_FP8_FP32_FP32", "KERNEL_MMA"),
+    (120, ["80", "89", "90a", "120"], "PV_FP8_FP32_FP32", "KERNEL_MMA"),
+    (86, ["80", "90a"], "PV_FP16_FP32", "KERNEL_MMA"),
+])
+def test_default_kernel_per_gpu_and_build(monkeypatch, gpu_arch, build_archs, mode, kernel):
+    """What sageattn picks from the GPU's arch and the archs the build has kernels for."""
+    from sageattention import _build_info, _dispatch
+    monkeypatch.setattr(_dispatch, "_arch", lambda index: gpu_arch)
+    monkeypatch.setattr(_build_info, "CUDA_ARCHS", build_archs)
+    choice = _dispatch._choose("cuda", 0)
+    assert (choice.pv_mode, choice.kernel) == (getattr(_dispatch, mode), getattr(_dispatch, kernel))
+    assert f"sm{gpu_arch}" in choice.description

@@ -9,7 +9,7 @@ import torch
 import sageattention as sa
 from helpers import FAMILIES, cos_sim, finite, lse_rounding_bound, make_qkv, reference_attention, rel_l1
 from sageattention import core
-from sageattention._dispatch import KERNEL_MMA, KERNEL_SM90, PV_FP16_FP16_FP32, PV_FP16_FP32
+from sageattention._dispatch import KERNEL_MMA, KERNEL_SM90, PV_FP16_FP16_FP32, PV_FP16_FP32, hopper_kernels_built
 
 pytestmark = pytest.mark.gpu
 ops = torch.ops.sageattention
@@ -19,6 +19,16 @@ DEV = "cuda"
 def arch():
     major, minor = torch.cuda.get_device_capability()
     return major * 10 + minor
+
+
+def hopper_kernel_runs():
+    """An sm_90 GPU and a build with the Hopper kernels (sm_90a)."""
+    return arch() == 90 and hopper_kernels_built()
+
+
+def skip_without_hopper_kernel():
+    if not hopper_kernel_runs():
+        pytest.skip("the Hopper kernel needs an sm_90 GPU and a build with sm_90a")
 
 
 def fp16_on(kernel, pv_mode=PV_FP16_FP32):
@@ -53,8 +63,8 @@ LIMITS = {  # (rel-L1, cos) vs float64 per family, for FP8 and FP16 P·V (outlie
 
 def run(name, *args, **kwargs):
     fn, _, kernel = KERNELS[name]
-    if kernel == 2 and arch() != 90:
-        pytest.skip("the Hopper kernel needs sm_90")
+    if kernel == 2:
+        skip_without_hopper_kernel()
     if name in FP8_MMA_KERNELS and arch() < 89:
         pytest.skip("FP8 P·V needs sm_89+")
     return fn(*args, **kwargs)
@@ -224,8 +234,8 @@ def test_kernel_matches_cpu_reference(name, gran, causal, dtype, d, gen):
     reference emulates the kernel's softmax step, which sum it takes for the denominator (the
     mma.sync FP16 mode at D=64: P as rounded for P·V) and, for the Hopper FP16 mode, its bf16 P·V)."""
     fn, pv_mode, kernel = KERNELS[name]
-    if kernel == 2 and arch() != 90:
-        pytest.skip("needs sm_90")
+    if kernel == 2:
+        skip_without_hopper_kernel()
     g = {"per_block": 0, "per_warp": 1, "per_thread": 2}[gran]
     q, k, v = make_qkv("k_bias", 1, 4, 2, 700, 900, d, dtype=dtype, device=DEV, generator=gen)
     k8, ks, km = ops.quant_k(k, None, 900, 0, g, True)
@@ -257,7 +267,7 @@ def test_d256_hopper_kernel_matches_cpu_reference(d, gran, causal, pv_mode, gen)
     """Head dims above 128 on the Hopper kernel: each query block runs as two work tiles (one per
     half of the output columns), each with the whole Q·Kᵀ and softmax. Same bounds as D=128, and
     the LSE (written by the first half only) as well."""
-    sm90_only()
+    skip_without_hopper_kernel()
     g = {"per_block": 0, "per_warp": 1, "per_thread": 2}[gran]
     q, k, v = make_qkv("k_bias", 2, 4, 2, 700, 900, d, device=DEV, generator=gen)
     k8, ks, km = ops.quant_k(k, None, 900, 0, g, True)
@@ -284,8 +294,7 @@ def test_d64_long_sequences_match_cpu_reference(mode, gran, causal, gen):
     """D=64 from 2048 query rows runs the three-warpgroup Hopper kernel (192-row tiles; FP8: O parked
     in shared memory), except per-block Q groups (128-row tiles): same bounds as the comparison of
     test_kernel_matches_cpu_reference, at lengths that are no multiple of either tile height."""
-    if arch() != 90:
-        pytest.skip("needs sm_90")
+    skip_without_hopper_kernel()
     g = {"per_block": 0, "per_warp": 1, "per_thread": 2}[gran]
     q, k, v = make_qkv("k_bias", 1, 4, 2, 2500, 2600, 64, dtype=torch.bfloat16, device=DEV, generator=gen)
     k8, ks, km = ops.quant_k(k, None, 2600, 0, g, True)
@@ -434,11 +443,6 @@ def test_varlen_matches_dense_calls(causal, gen):
         assert (lse[:, rows][~empty] - lse_i[0][~empty]).abs().max() <= 1e-3
 
 
-def sm90_only():
-    if arch() != 90:
-        pytest.skip("the Hopper kernel needs sm_90")
-
-
 def test_argument_errors_on_cuda_tensors_raise():
     """Errors found in the C++ op on CUDA tensors come back as RuntimeError with their message (a
     wheel linked with its own libstdc++ crashed on the first one instead)."""
@@ -447,16 +451,29 @@ def test_argument_errors_on_cuda_tensors_raise():
         ops.sageattn(q, q, q, None, None, 128, 128, 0, 7, 0, False, 0.1, True, False, False, 0)
     with pytest.raises(RuntimeError, match="pv_mode"):
         ops.sageattn(q, q, q, None, None, 128, 128, 0, 2, 9, False, 0.1, True, False, False, 0)
-    if arch() == 90:  # fp16 accumulation of P·V is not a Hopper-kernel mode: asked for, it is refused
+    if hopper_kernel_runs():  # fp16 accumulation of P·V is not a Hopper-kernel mode: asked for, it is refused
         with pytest.raises(RuntimeError, match="cannot run this call"):
             ops.sageattn(q, q, q, None, None, 128, 128, 0, 2, PV_FP16_FP16_FP32, False, 0.09, True, False, False,
                          KERNEL_SM90)
+    if not hopper_kernels_built():  # asked for anyway, the Hopper kernel is refused, naming the build
+        with pytest.raises(RuntimeError, match="no Hopper"):
+            ops.sageattn(q, q, q, None, None, 128, 128, 0, 2, PV_FP16_FP32, False, 0.09, True, False, False,
+                         KERNEL_SM90)
+
+
+def test_sageattn_on_sm90_without_hopper_kernels_runs_fp16_mma(gen):
+    """A build without sm_90a (e.g. TORCH_CUDA_ARCH_LIST="8.0;8.9") on an sm_90 GPU: sageattn runs the
+    mma.sync kernel's FP16 P·V mode, its faster and more accurate mode there."""
+    if arch() != 90 or hopper_kernels_built():
+        pytest.skip("needs an sm_90 GPU and a build without sm_90a")
+    q, k, v = make_qkv("normal", 1, 4, 2, 700, 500, 128, device=DEV, generator=gen)
+    assert torch.equal(sa.sageattn(q, k, v), run("fp16_mma", q, k, v))
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 def test_fp16_sm90_accuracy_target(dtype, gen):
     """The FP16-P·V target: rel-L1 <= 0.012 vs float64 on N(0,1) at N=4096, D=128."""
-    sm90_only()
+    skip_without_hopper_kernel()
     q, k, v = make_qkv("normal", 1, 8, 8, 4096, 4096, 128, dtype=dtype, device=DEV, generator=gen)
     ref, _ = reference_attention(q, k, v)
     o = run("fp16_sm90", q, k, v)
@@ -464,7 +481,7 @@ def test_fp16_sm90_accuracy_target(dtype, gen):
 
 
 def test_fp16_public_function_runs_the_hopper_kernel(gen):
-    sm90_only()
+    skip_without_hopper_kernel()
     q, k, v = make_qkv("normal", 1, 4, 2, 700, 500, 128, device=DEV, generator=gen)
     assert torch.equal(sa.sageattn_qk_int8_pv_fp16_cuda(q, k, v), run("fp16_sm90", q, k, v))
     # fp16 accumulation per block stays on the mma.sync kernel
@@ -479,7 +496,7 @@ def test_fp16_public_function_runs_the_hopper_kernel(gen):
 def test_fp16_sm90_whole_op_matches_cpu(d, dtype, smooth_v, causal, gen):
     """The whole op (quantization included; smooth_v hands the kernel fp16 V - mean, also for bf16
     inputs) against the CPU path emulating the Hopper kernel."""
-    sm90_only()
+    skip_without_hopper_kernel()
     q, k, v = make_qkv("k_bias", 2, 4, 2, 333, 555, d, dtype=dtype, device=DEV, generator=gen)
     v = v + 3.0  # a channel offset for smooth_v to remove
     args = (None, None, 333, 555, 0, 2, PV_FP16_FP32, causal, 0.1, True, smooth_v, True, KERNEL_SM90)
@@ -502,7 +519,7 @@ def test_fp16_sm90_whole_op_matches_cpu(d, dtype, smooth_v, causal, gen):
 
 @pytest.mark.parametrize("causal", [False, True])
 def test_fp16_sm90_varlen_matches_dense_calls(causal, gen):
-    sm90_only()
+    skip_without_hopper_kernel()
     lens_q, lens_k = [1, 300, 77, 1024], [5, 300, 700, 1000]
     seqs = [make_qkv("k_bias", 1, 8, 2, a, b, 64, device=DEV, generator=gen) for a, b in zip(lens_q, lens_k)]
     pack = lambda i: torch.cat([s[i][0].transpose(0, 1) for s in seqs])  # noqa: E731

@@ -17,6 +17,8 @@ bool attention_mma_supports(const AttentionParams& p, int sm_arch);
 // Hopper path: TMA + wgmma warp-specialised kernels (sm90a).
 Status attention_sm90(const AttentionParams& p, void* stream);
 bool attention_sm90_supports(const AttentionParams& p, int sm_arch);
+// Whether this library has the Hopper kernels (built with sm_90a); without them the two above refuse.
+bool attention_sm90_built();
 
 // Archs this library was compiled for, e.g. {80, 89, 90}; count returned, up to `capacity` written.
 int compiled_archs(int* archs, int capacity);
