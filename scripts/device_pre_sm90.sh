@@ -15,7 +15,7 @@ SAGE_PORTABLE_ARCHS="80;89" SAGE_PORTABLE_DIMS="64;128;256" SAGE_PORTABLE_BUILD=
 stamp "harness rc=$? $(tail -1 "$OUT/pre_sm90/harness.log")"
 
 PYTHONPATH=/tmp/tools TORCH_VERSION=2.11 CUDA_VERSION=13.0 TORCH_CUDA_ARCH_LIST="8.0;8.9" MAX_JOBS=16 timeout 300 \
-  scripts/build_wheel.sh --out-dir /tmp/dist-pre-sm90 > "$OUT/pre_sm90/build.log" 2>&1 || { stamp "wheel BUILD FAILED"; exit 1; }
+  scripts/build_wheel.sh --out-dir /tmp/dist-pre-sm90 > "$OUT/pre_sm90/wheel_build.log" 2>&1 || { stamp "wheel BUILD FAILED"; exit 1; }
 rm -rf /tmp/site-pre-sm90 && python3 -m pip install -q --no-deps --no-index --target /tmp/site-pre-sm90 /tmp/dist-pre-sm90/*.whl
 PYTHONPATH=/tmp/site-pre-sm90 python3 -m sageattention > "$OUT/pre_sm90/cli.txt" 2>&1
 stamp "wheel: $(grep -E 'kernels for|picks' "$OUT/pre_sm90/cli.txt" | tr -s ' ' | tr '\n' ';')"

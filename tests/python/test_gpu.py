@@ -415,14 +415,30 @@ def test_many_waves(gen):
     assert rel_l1(sa.sageattn(q, k, v), ref) <= 0.045
 
 
-def test_more_than_2_31_elements(gen):
-    b, n, d = 16400, 1024, 128  # q has 2.15e9 elements
+@pytest.mark.parametrize("name", ["sageattn", "fp8_mma", "fp16_mma"])
+def test_more_than_2_31_elements(name, gen):
+    """64-bit offsets: q, k, v, o and the quantized K and V each hold more than 2^31 elements, as a
+    dense batch and as the same tokens packed for varlen (other loaders: cp.async, not TMA, in the
+    mma.sync FP16 mode). 4096 rows reach the two-slice mma.sync kernel. First and last sequence
+    against float64."""
+    b, n, d = 4100, 4096, 128  # 2.15e9 elements per tensor
     q = torch.randn(b, 1, n, d, device=DEV, dtype=torch.bfloat16)
     k, v = torch.randn_like(q), torch.randn_like(q)
-    o = sa.sageattn(q, k, v)
-    for i in (0, b - 1):
-        ref, _ = reference_attention(q[i:i + 1], k[i:i + 1], v[i:i + 1])
-        assert rel_l1(o[i:i + 1], ref) <= 0.045
+    refs = {i: reference_attention(q[i:i + 1], k[i:i + 1], v[i:i + 1])[0] for i in (0, b - 1)}
+    _, pv_mode, kernel = KERNELS[name]
+    limit = 0.014 if pv_mode == PV_FP16_FP32 else 0.045
+    o = run(name, q, k, v)
+    for i, ref in refs.items():
+        assert rel_l1(o[i:i + 1], ref) <= limit, f"dense, sequence {i}"
+    del o
+    packed = [x.view(b * n, 1, d) for x in (q, k, v)]  # one head: [b, 1, n, d] is already NHD-packed
+    cu = torch.arange(b + 1, dtype=torch.int32, device=DEV) * n
+    if name == "sageattn":
+        o = sa.sageattn_varlen(*packed, cu, cu, n, n)
+    else:
+        o, _ = ops.sageattn(*packed, cu, cu, n, n, 0, 2, pv_mode, False, d ** -0.5, True, False, False, kernel)
+    for i, ref in refs.items():
+        assert rel_l1(o[i * n:(i + 1) * n].view(1, 1, n, d), ref) <= limit, f"varlen, sequence {i}"
 
 
 @pytest.mark.parametrize("causal", [False, True])
