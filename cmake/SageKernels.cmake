@@ -11,15 +11,24 @@ if(NOT _idx90a EQUAL -1)
   set(SAGE_HAVE_SM90 ON)
 endif()
 
-# Archs compiled in, as integers for compiled_archs() (90a -> 90).
-set(_arch_ints "")
+# Archs compiled in, as codes arch * 10 + kind for compiled_archs.cu: kind 0 = with PTX (runs on
+# that arch and later ones, JIT-compiled), 1 = machine code only ("-real") or family-specific ("f"):
+# later archs of the same major, 2 = arch-specific ("a"): that arch alone.
+set(_arch_codes "")
 foreach(_a IN LISTS SAGE_CUDA_ARCH_LIST)
   string(REGEX MATCH "^[0-9]+" _n "${_a}")
-  list(APPEND _arch_ints ${_n})
+  if(_a MATCHES "^[0-9]+a")
+    math(EXPR _code "${_n} * 10 + 2")
+  elseif(_a MATCHES "^[0-9]+f" OR _a MATCHES "-real$")
+    math(EXPR _code "${_n} * 10 + 1")
+  else()
+    math(EXPR _code "${_n} * 10")
+  endif()
+  list(APPEND _arch_codes ${_code})
 endforeach()
-list(REMOVE_DUPLICATES _arch_ints)
+list(REMOVE_DUPLICATES _arch_codes)
 # nvcc splits -D values at unescaped commas.
-string(REPLACE ";" "\\," SAGE_COMPILED_ARCHS_CSV "${_arch_ints}")
+string(REPLACE ";" "\\," SAGE_COMPILED_ARCH_CODES_CSV "${_arch_codes}")
 
 function(sage_cuda_target_options tgt)
   target_include_directories(${tgt} PUBLIC ${PROJECT_SOURCE_DIR}/csrc/include PRIVATE ${PROJECT_SOURCE_DIR}/csrc)
@@ -31,7 +40,7 @@ endfunction()
 add_library(sage_cuda STATIC ${SAGE_PORTABLE_SOURCES})
 sage_cuda_target_options(sage_cuda)
 set_target_properties(sage_cuda PROPERTIES CUDA_ARCHITECTURES "${SAGE_CUDA_ARCH_LIST}")
-target_compile_definitions(sage_cuda PRIVATE SAGE_COMPILED_ARCHS=${SAGE_COMPILED_ARCHS_CSV})
+target_compile_definitions(sage_cuda PRIVATE SAGE_COMPILED_ARCH_CODES=${SAGE_COMPILED_ARCH_CODES_CSV})
 string(REPLACE ";" "\\," _dims_csv "${SAGE_HEAD_DIMS}")
 target_compile_definitions(sage_cuda PRIVATE SAGE_HEAD_DIMS=${_dims_csv})
 find_package(CUDAToolkit REQUIRED)

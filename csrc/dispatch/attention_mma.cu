@@ -64,20 +64,13 @@ bool shape_supported(const AttentionParams& p) {
   return true;
 }
 
-// The e4m3 MMA needs sm89+ machine code: the sm80 build of the FP8 kernels only traps, and so
-// would a JIT of its PTX on a newer GPU.
-bool fp8_code_for(int sm_arch) {
-  int archs[32];
-  const int n = compiled_archs(archs, 32);
-  for (int i = 0; i < n && i < 32; ++i)
-    if (archs[i] >= 89 && archs[i] <= sm_arch) return true;
-  return false;
-}
-
 }  // namespace
 
 bool attention_mma_supports(const AttentionParams& p, int sm_arch) {
-  if (sm_arch < 80 || (is_fp8(p.pv_mode) && (sm_arch < 89 || !fp8_code_for(sm_arch)))) return false;
+  if (sm_arch < 80 || !compiled_code_runs(80, sm_arch)) return false;
+  // The e4m3 MMA needs code compiled for sm89+ that runs on this GPU: the sm80 build of the FP8
+  // kernels only traps, and so would a JIT of its PTX on a newer GPU (an "80;90a" build on sm_120).
+  if (is_fp8(p.pv_mode) && (sm_arch < 89 || !compiled_code_runs(89, sm_arch))) return false;
   if (p.pv_mode == PVMode::kFp8Fp16Fp32 && !SAGE_NVCC_HAS_FP8_F16_ACCUM_MMA) return false;
   return validate(p) == Status::kSuccess && shape_supported(p);
 }

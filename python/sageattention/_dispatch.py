@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import torch
@@ -54,11 +55,38 @@ def hopper_kernels_built() -> bool:
     return "90a" in _build_info.CUDA_ARCHS
 
 
+@torch.compiler.assume_constant_result
+def compiled_code_runs(min_arch: int, arch: int) -> bool:
+    """Whether code compiled for some arch >= min_arch runs on an sm_<arch> GPU (as the C++
+    compiled_code_runs): with PTX on every later arch, machine code only ("-real") or family
+    code ("f") on later archs of its major, arch-specific code ("90a") on its own arch. A constant
+    to torch.compile."""
+    for entry in _build_info.CUDA_ARCHS:
+        digits = re.match(r"\d+", entry)
+        compiled = int(digits.group()) if digits else 0
+        if compiled < min_arch or compiled > arch:
+            continue
+        suffix = entry[digits.end():]
+        if suffix == "" or suffix == "-virtual":
+            return True
+        if suffix[0] == "a":
+            if compiled == arch:
+                return True
+        elif compiled // 10 == arch // 10:
+            return True
+    return False
+
+
 def _choose(device_type: str, index) -> Choice:
     if device_type != "cuda":
         return Choice(PV_FP8_FP32_FP32, KERNEL_AUTO,
                       "CPU reference: INT8 Q·K, FP8 P·V (fp32+fp32), exact algorithm of the GPU kernels")
     arch = _arch(index)
+    if arch < 80 or not compiled_code_runs(80, arch):
+        archs = ", ".join(_build_info.CUDA_ARCHS) or "none"
+        return Choice(PV_FP16_FP32, KERNEL_MMA,
+                      f"sm{arch}: no kernel (they need sm_80 or newer and a build whose code runs here; "
+                      f"this build: {archs}); calls raise an error")
     if arch == 90 and hopper_kernels_built():
         return Choice(PV_FP8_FP32_FP32, KERNEL_AUTO,
                       "sm90: INT8 Q·K + FP8 P·V, Hopper TMA/wgmma kernel (mma.sync fallback)")
@@ -67,6 +95,9 @@ def _choose(device_type: str, index) -> Choice:
         # there; H200 D=128 16k: 465 vs 359 TOPS, docs/PERFORMANCE.md) and more accurate.
         return Choice(PV_FP16_FP32, KERNEL_MMA,
                       "sm90: INT8 Q·K + FP16 P·V, mma.sync kernel (this build has no sm_90a Hopper kernels)")
-    if arch >= 89:
+    if arch >= 89 and compiled_code_runs(89, arch):
         return Choice(PV_FP8_FP32_FP32, KERNEL_MMA, f"sm{arch}: INT8 Q·K + FP8 P·V, mma.sync kernel")
+    if arch >= 89:
+        return Choice(PV_FP16_FP32, KERNEL_MMA,
+                      f"sm{arch}: INT8 Q·K + FP16 P·V, mma.sync kernel (this build has no FP8 code that runs here)")
     return Choice(PV_FP16_FP32, KERNEL_MMA, f"sm{arch}: INT8 Q·K + FP16 P·V, mma.sync kernel")

@@ -215,18 +215,26 @@ def test_sageattn_forwards_kernel_options(gen):
         sa.sageattn(q, k, v, pv_accum_dtype="fp16+fp32")  # not a mode of the FP8 kernel picked here
 
 
-@pytest.mark.parametrize("gpu_arch, build_archs, mode, kernel", [
-    (90, ["80", "89", "90a"], "PV_FP8_FP32_FP32", "KERNEL_AUTO"),  # the Hopper kernel, mma.sync fallback
-    (90, ["80", "89"], "PV_FP16_FP32", "KERNEL_MMA"),  # no sm_90a: mma.sync's faster mode on sm_90
-    (89, ["80", "89", "90a"], "PV_FP8_FP32_FP32", "KERNEL_MMA"),
-    (120, ["80", "89", "90a", "120"], "PV_FP8_FP32_FP32", "KERNEL_MMA"),
-    (86, ["80", "90a"], "PV_FP16_FP32", "KERNEL_MMA"),
+@pytest.mark.parametrize("gpu_arch, build_archs, mode, kernel, says", [
+    (90, ["80", "89", "90a"], "PV_FP8_FP32_FP32", "KERNEL_AUTO", "Hopper"),  # mma.sync fallback
+    (90, ["80", "89"], "PV_FP16_FP32", "KERNEL_MMA", "no sm_90a"),  # mma.sync's faster mode on sm_90
+    (89, ["80", "89", "90a"], "PV_FP8_FP32_FP32", "KERNEL_MMA", "FP8"),
+    (120, ["80", "89", "90a", "120"], "PV_FP8_FP32_FP32", "KERNEL_MMA", "FP8"),
+    (120, ["80", "89"], "PV_FP8_FP32_FP32", "KERNEL_MMA", "FP8"),  # sm_89 PTX, JIT-compiled
+    (120, ["80", "90a"], "PV_FP16_FP32", "KERNEL_MMA", "no FP8 code"),  # 90a runs on sm_90 alone
+    (89, ["80", "89-real", "100f"], "PV_FP8_FP32_FP32", "KERNEL_MMA", "FP8"),
+    (120, ["80", "89-real", "100f"], "PV_FP16_FP32", "KERNEL_MMA", "no FP8 code"),
+    (103, ["80", "89-real", "100f"], "PV_FP8_FP32_FP32", "KERNEL_MMA", "FP8"),
+    (86, ["80", "90a"], "PV_FP16_FP32", "KERNEL_MMA", "FP16"),
+    (86, ["90a"], "PV_FP16_FP32", "KERNEL_MMA", "no kernel"),
+    (75, ["80", "89", "90a"], "PV_FP16_FP32", "KERNEL_MMA", "no kernel"),
 ])
-def test_default_kernel_per_gpu_and_build(monkeypatch, gpu_arch, build_archs, mode, kernel):
-    """What sageattn picks from the GPU's arch and the archs the build has kernels for."""
+def test_default_kernel_per_gpu_and_build(monkeypatch, gpu_arch, build_archs, mode, kernel, says):
+    """What sageattn picks from the GPU's arch and the archs the build has code for (the C++
+    dispatch applies the same rule, compiled_code_runs, before it launches a kernel)."""
     from sageattention import _build_info, _dispatch
     monkeypatch.setattr(_dispatch, "_arch", lambda index: gpu_arch)
     monkeypatch.setattr(_build_info, "CUDA_ARCHS", build_archs)
     choice = _dispatch._choose("cuda", 0)
     assert (choice.pv_mode, choice.kernel) == (getattr(_dispatch, mode), getattr(_dispatch, kernel))
-    assert f"sm{gpu_arch}" in choice.description
+    assert choice.description.startswith(f"sm{gpu_arch}:") and says in choice.description

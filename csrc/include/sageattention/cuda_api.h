@@ -22,5 +22,8 @@ bool attention_sm90_built();
 
 // Archs this library was compiled for, e.g. {80, 89, 90}; count returned, up to `capacity` written.
 int compiled_archs(int* archs, int capacity);
+// Whether code compiled for some arch >= min_arch runs on an sm_arch GPU: code with PTX runs on
+// every later arch, arch-specific code ("90a") on its own arch only.
+bool compiled_code_runs(int min_arch, int sm_arch);
 
 }  // namespace sageattention::cuda
