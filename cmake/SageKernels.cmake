@@ -11,7 +11,7 @@ if(NOT _idx90a EQUAL -1)
   set(SAGE_HAVE_SM90 ON)
 endif()
 
-# Archs compiled in, as codes arch * 10 + kind for compiled_archs.cu: kind 0 = with PTX (runs on
+# Archs compiled in, as codes arch * 10 + kind (csrc/dispatch/arch_codes.h): kind 0 = with PTX (runs on
 # that arch and later ones, JIT-compiled), 1 = machine code only ("-real") or family-specific ("f"):
 # later archs of the same major, 2 = arch-specific ("a"): that arch alone.
 set(_arch_codes "")
