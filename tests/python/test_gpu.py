@@ -496,6 +496,20 @@ def test_fp16_sm90_accuracy_target(dtype, gen):
     assert finite(o) and rel_l1(o, ref) <= 0.012 and cos_sim(o, ref) >= 0.9999
 
 
+@pytest.mark.parametrize("family,max_l1,min_cos", [("normal", 0.0395, 0.9992), ("k_bias", 0.0385, 0.99925)])
+def test_fp8_mma_accuracy_at_the_algorithm_floor(family, max_l1, min_cos, gen):
+    """The mma.sync FP8 P·V mode at issue #3's shape (N=4096, D=128) sits at the floor of INT8 Q·K
+    with e4m3 P and V. bench/fp8_error_model.py (float64, 3 seeds): N(0,1) rel-L1 0.0379-0.0386, cos
+    0.99925-0.99928 with the kernels' groups; 0.99927-0.99930 with per-token INT8 and 0.99931-0.99934
+    with exact Q·K, so no Q·K granularity lifts cos much past 0.9993 (NOTEBOOK_portable.md v22).
+    Measured on the H200: 0.0379 / 0.99928 (N(0,1)), 0.0367 / 0.99932 (k_bias)."""
+    q, k, v = make_qkv(family, 1, 8, 8, 4096, 4096, 128, device=DEV, generator=gen)
+    ref, _ = reference_attention(q, k, v)
+    o = run("fp8_mma", q, k, v)
+    assert finite(o)
+    assert rel_l1(o, ref) <= max_l1 and cos_sim(o, ref) >= min_cos, (rel_l1(o, ref), cos_sim(o, ref))
+
+
 def test_fp16_public_function_runs_the_hopper_kernel(gen):
     skip_without_hopper_kernel()
     q, k, v = make_qkv("normal", 1, 4, 2, 700, 500, 128, device=DEV, generator=gen)
