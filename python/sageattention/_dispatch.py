@@ -20,11 +20,30 @@ PV_FP8_SM90_MODES = {"fp32": PV_FP8_FP32, "fp32+fp32": PV_FP8_FP32_FP32}
 KERNEL_AUTO, KERNEL_MMA, KERNEL_SM90 = 0, 1, 2
 
 
+# sm90 with the Hopper kernels: calls with at most this much work, B·Hq·Nq·Nk, by padded head dim and
+# mask, run faster with FP16 P·V (Hopper FP16-P·V kernel) than with FP8 P·V: that mode reads V as it
+# is, where FP8 P·V first quantizes and transposes V in a launch of its own, a cost that the short
+# key loop does not amortise. Measured on the H200 with bench/short_n_crossover.py (docs/PERFORMANCE.md,
+# session 15): FP16 P·V is 0-37% faster below these limits, FP8 up to 5% faster above them. FP16 P·V
+# is also the more accurate mode (rel-L1 0.011 against 0.038 on N(0,1)).
+SM90_FP16_PV_MAX_WORK = {(64, False): 1 << 28, (64, True): 1 << 30, (128, False): 1 << 27, (128, True): 1 << 30}
+
+
 @dataclass(frozen=True)
 class Choice:
     pv_mode: int
     kernel: int
     description: str
+    fp16_pv_for_short_calls: bool = False  # SM90_FP16_PV_MAX_WORK applies
+
+
+def pick(choice: Choice, batch: int, heads_q: int, n_q: int, n_k: int, head_dim: int, is_causal: bool):
+    """(pv_mode, kernel) that ``sageattn`` runs for a dense call of this shape."""
+    if choice.fp16_pv_for_short_calls and head_dim <= 128:
+        limit = SM90_FP16_PV_MAX_WORK[(64 if head_dim <= 64 else 128, bool(is_causal))]
+        if batch * heads_q * n_q * n_k <= limit:
+            return PV_FP16_FP32, KERNEL_AUTO
+    return choice.pv_mode, choice.kernel
 
 
 # Decisions per (device type, index), made once: no device query per call (and a plain dict, which
@@ -89,7 +108,9 @@ def _choose(device_type: str, index) -> Choice:
                       f"this build: {archs}); calls raise an error")
     if arch == 90 and hopper_kernels_built():
         return Choice(PV_FP8_FP32_FP32, KERNEL_AUTO,
-                      "sm90: INT8 Q·K + FP8 P·V, Hopper TMA/wgmma kernel (mma.sync fallback)")
+                      "sm90: INT8 Q·K + FP8 P·V, Hopper TMA/wgmma kernel (mma.sync fallback); FP16 P·V for "
+                      "calls with little work (B·H·Nq·Nk up to 2^27-2^30 by head dim and mask, D <= 128)",
+                      fp16_pv_for_short_calls=True)
     if arch == 90:
         # On sm_90 the mma.sync FP16 P·V mode is faster than its FP8 one (FP8 mma.sync is emulated
         # there; H200 D=128 16k: 465 vs 359 TOPS, docs/PERFORMANCE.md) and more accurate.

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 import sageattention as sa
-from sageattention._dispatch import KERNEL_MMA, KERNEL_SM90, PV_FP8_FP32_FP32, PV_FP16_FP32, choose
+from sageattention._dispatch import KERNEL_MMA, KERNEL_SM90, PV_FP8_FP32_FP32, PV_FP16_FP32, choose, pick
 
 ops = torch.ops.sageattention
 
@@ -98,7 +98,11 @@ def sage_variants(device):
     major, minor = torch.cuda.get_device_capability(device)
     arch = major * 10 + minor
     auto = choose(device)
-    variants.append(("sageattn", full(auto.pv_mode, auto.kernel), kernel_only(auto.pv_mode, auto.kernel)))
+
+    def as_sageattn(make):  # the mode and kernel sageattn picks for this shape
+        return lambda q, k, v, c: make(*pick(auto, q.shape[0], q.shape[1], q.shape[2], k.shape[2], q.shape[3], c))(
+            q, k, v, c)
+    variants.append(("sageattn", as_sageattn(full), as_sageattn(kernel_only)))
     if arch == 90:  # what sageattn_qk_int8_pv_fp16_cuda runs there
         variants.append(("sm90 fp16", full(PV_FP16_FP32, KERNEL_SM90), kernel_only(PV_FP16_FP32, KERNEL_SM90)))
     if arch >= 89:

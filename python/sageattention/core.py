@@ -8,7 +8,7 @@ from . import _build_info
 from ._checks import (check_bool, check_choice, check_cu_seqlens, check_qkv, check_sm_scale,
                       resolve_sdpa_kwargs)
 from ._dispatch import (KERNEL_AUTO, KERNEL_MMA, KERNEL_SM90, LAYOUTS, PV_FP8_MODES, PV_FP8_SM90_MODES,
-                        PV_FP16_FP32, PV_FP16_MODES, QK_GRANULARITIES, choose)
+                        PV_FP16_FP32, PV_FP16_MODES, QK_GRANULARITIES, choose, pick)
 from ._ops import ops
 
 _SAGEATTN_EXTRAS = ("qk_quant_gran", "smooth_k", "smooth_v", "pv_accum_dtype")
@@ -25,14 +25,17 @@ def _check_device_supported(q):
 
 
 def _run(q, k, v, *, tensor_layout, is_causal, sm_scale, return_lse, qk_quant_gran, pv_mode, kernel,
-         smooth_k, smooth_v, enable_gqa=True):
+         smooth_k, smooth_v, enable_gqa=True, by_shape=None):
+    """by_shape: a dispatch Choice whose pick for this call's shape replaces pv_mode and kernel."""
     layout = check_choice(tensor_layout, "tensor_layout", LAYOUTS)
     gran = check_choice(qk_quant_gran, "qk_quant_gran", QK_GRANULARITIES)
     for value, name in ((is_causal, "is_causal"), (return_lse, "return_lse"), (smooth_k, "smooth_k"),
                         (smooth_v, "smooth_v")):
         check_bool(value, name)
-    _, _, _, n_q, n_k, d = check_qkv(q, k, v, tensor_layout, varlen=False, enable_gqa=enable_gqa)
+    batch, heads_q, _, n_q, n_k, d = check_qkv(q, k, v, tensor_layout, varlen=False, enable_gqa=enable_gqa)
     scale = check_sm_scale(sm_scale, d)
+    if by_shape is not None:
+        pv_mode, kernel = pick(by_shape, batch, heads_q, n_q, n_k, d, is_causal)
     _check_device_supported(q)
     o, lse = ops.sageattn(q, k, v, None, None, n_q, n_k, layout, gran, pv_mode, is_causal, scale, smooth_k,
                           smooth_v, return_lse, kernel)
@@ -49,14 +52,14 @@ def sageattn(q, k, v, tensor_layout="HND", is_causal=False, sm_scale=None, retur
     """
     sm_scale, enable_gqa, extra = resolve_sdpa_kwargs(kwargs, sm_scale, _SAGEATTN_EXTRAS)
     choice = choose(q.device if isinstance(q, torch.Tensor) else torch.device("cpu"))
-    pv_mode = choice.pv_mode
+    pv_mode, by_shape = choice.pv_mode, choice
     if "pv_accum_dtype" in extra:  # as the SageAttention 2 API forwards it to the picked kernel
         modes = PV_FP16_MODES if pv_mode in PV_FP16_MODES.values() else PV_FP8_MODES
-        pv_mode = check_choice(extra["pv_accum_dtype"], "pv_accum_dtype", modes)
+        pv_mode, by_shape = check_choice(extra["pv_accum_dtype"], "pv_accum_dtype", modes), None
     return _run(q, k, v, tensor_layout=tensor_layout, is_causal=is_causal, sm_scale=sm_scale,
                 return_lse=return_lse, qk_quant_gran=extra.get("qk_quant_gran", "per_thread"),
                 pv_mode=pv_mode, kernel=choice.kernel, smooth_k=extra.get("smooth_k", True),
-                smooth_v=extra.get("smooth_v", False), enable_gqa=enable_gqa)
+                smooth_v=extra.get("smooth_v", False), enable_gqa=enable_gqa, by_shape=by_shape)
 
 
 def sageattn_qk_int8_pv_fp16_cuda(q, k, v, tensor_layout="HND", is_causal=False, qk_quant_gran="per_thread",
@@ -128,7 +131,7 @@ def sageattn_varlen(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqle
     for value, name in ((is_causal, "is_causal"), (return_lse, "return_lse"), (smooth_k, "smooth_k"),
                         (smooth_v, "smooth_v")):
         check_bool(value, name)
-    _, _, _, total_q, total_k, d = check_qkv(q, k, v, "NHD", varlen=True, enable_gqa=enable_gqa)
+    _, heads_q, _, total_q, total_k, d = check_qkv(q, k, v, "NHD", varlen=True, enable_gqa=enable_gqa)
     check_cu_seqlens(cu_seqlens_q, "cu_seqlens_q", q.device, total_q, max_seqlen_q, "max_seqlen_q")
     check_cu_seqlens(cu_seqlens_k, "cu_seqlens_k", q.device, total_k, max_seqlen_k, "max_seqlen_k")
     if cu_seqlens_q.numel() != cu_seqlens_k.numel():
@@ -136,7 +139,8 @@ def sageattn_varlen(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqle
                          f"{cu_seqlens_q.numel()} and {cu_seqlens_k.numel()}")
     scale = check_sm_scale(sm_scale, d)
     _check_device_supported(q)
-    choice = choose(q.device)
+    # total_q x max_seqlen_k bounds the call's work from above (its exact value needs cu_seqlens on the host)
+    pv_mode, kernel = pick(choose(q.device), 1, heads_q, total_q, max_seqlen_k, d, is_causal)
     o, lse = ops.sageattn(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k, 0, gran,
-                          choice.pv_mode, is_causal, scale, smooth_k, smooth_v, return_lse, choice.kernel)
+                          pv_mode, is_causal, scale, smooth_k, smooth_v, return_lse, kernel)
     return (o, lse) if return_lse else o

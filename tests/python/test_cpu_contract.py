@@ -238,3 +238,43 @@ def test_default_kernel_per_gpu_and_build(monkeypatch, gpu_arch, build_archs, mo
     choice = _dispatch._choose("cuda", 0)
     assert (choice.pv_mode, choice.kernel) == (getattr(_dispatch, mode), getattr(_dispatch, kernel))
     assert choice.description.startswith(f"sm{gpu_arch}:") and says in choice.description
+
+
+@pytest.mark.parametrize("b, h, n_q, n_k, d, causal, fp16_pv", [
+    (1, 16, 2048, 2048, 128, False, True),   # 2^26
+    (4, 32, 1024, 1024, 128, False, True),   # 2^27: the limit itself
+    (4, 32, 1024, 1025, 128, False, False),
+    (4, 32, 2048, 2048, 128, True, True),    # causal: 2^29
+    (16, 32, 2048, 2048, 128, True, False),  # 2^31
+    (4, 32, 1024, 1024, 64, False, True),
+    (4, 32, 2048, 2048, 64, False, False),
+    (2, 24, 4096, 77, 80, False, True),      # cross-attention; D=80 runs the 128 tile
+    (1, 8, 512, 512, 256, False, False),     # no rule above D=128
+])
+def test_sm90_short_calls_pick_fp16_pv(monkeypatch, b, h, n_q, n_k, d, causal, fp16_pv):
+    """sageattn on sm90 with the Hopper kernels: FP16 P·V (Hopper kernel, KERNEL_AUTO) for calls of at
+    most SM90_FP16_PV_MAX_WORK, FP8 P·V above; what reaches the op, checked through a stand-in op."""
+    from sageattention import _build_info, _dispatch, core
+    monkeypatch.setattr(_dispatch, "_arch", lambda index: 90)
+    monkeypatch.setattr(_build_info, "CUDA_ARCHS", ["80", "89", "90a"])
+    sm90 = _dispatch._choose("cuda", 0)
+    expected = (_dispatch.PV_FP16_FP32 if fp16_pv else _dispatch.PV_FP8_FP32_FP32, _dispatch.KERNEL_AUTO)
+    assert _dispatch.pick(sm90, b, h, n_q, n_k, d, causal) == expected
+    mma_fp8 = _dispatch.Choice(_dispatch.PV_FP8_FP32_FP32, _dispatch.KERNEL_MMA, "")
+    for other in (_dispatch._choose("cpu", None), mma_fp8):
+        assert _dispatch.pick(other, b, h, n_q, n_k, d, causal) == (other.pv_mode, other.kernel)
+
+    seen = []
+
+    class Op:
+        def sageattn(self, q, k, v, *args):
+            seen.append((args[6], args[-1]))  # pv_mode, kernel
+            return torch.empty(0), torch.empty(0)
+
+    monkeypatch.setattr(core, "ops", Op())
+    monkeypatch.setattr(core, "choose", lambda device: sm90)
+    q = torch.empty(b, h, n_q, d, dtype=torch.float16)
+    k = v = torch.empty(b, h, n_k, d, dtype=torch.float16)
+    sa.sageattn(q, k, v, is_causal=causal)
+    sa.sageattn(q, k, v, is_causal=causal, pv_accum_dtype="fp32+fp32")  # an FP8 mode asked for: no pick
+    assert seen == [expected, (_dispatch.PV_FP8_FP32_FP32, _dispatch.KERNEL_AUTO)]

@@ -9,7 +9,8 @@ import torch
 import sageattention as sa
 from helpers import FAMILIES, cos_sim, finite, lse_rounding_bound, make_qkv, reference_attention, rel_l1
 from sageattention import core
-from sageattention._dispatch import KERNEL_MMA, KERNEL_SM90, PV_FP16_FP16_FP32, PV_FP16_FP32, hopper_kernels_built
+from sageattention._dispatch import (KERNEL_AUTO, KERNEL_MMA, KERNEL_SM90, PV_FP8_FP32_FP32, PV_FP16_FP16_FP32,
+                                     PV_FP16_FP32, SM90_FP16_PV_MAX_WORK, hopper_kernels_built)
 
 pytestmark = pytest.mark.gpu
 ops = torch.ops.sageattention
@@ -31,9 +32,9 @@ def skip_without_hopper_kernel():
         pytest.skip("the Hopper kernel needs an sm_90 GPU and a build with sm_90a")
 
 
-def fp16_on(kernel, pv_mode=PV_FP16_FP32):
-    """sageattn_qk_int8_pv_fp16_cuda pinned to one kernel family (the public function picks the
-    Hopper kernel on sm90 and the mma.sync kernel elsewhere)."""
+def pinned(kernel, pv_mode=PV_FP16_FP32):
+    """The public call pinned to one P·V mode and kernel family (sageattn_qk_int8_pv_fp16_cuda picks
+    the Hopper kernel on sm90 and the mma.sync kernel elsewhere; sageattn picks the mode by shape)."""
     def fn(q, k, v, tensor_layout="HND", is_causal=False, return_lse=False, smooth_v=False):
         return core._run(q, k, v, tensor_layout=tensor_layout, is_causal=is_causal, sm_scale=None,
                          return_lse=return_lse, qk_quant_gran="per_thread", pv_mode=pv_mode, kernel=kernel,
@@ -45,15 +46,18 @@ def fp16_on(kernel, pv_mode=PV_FP16_FP32):
 KERNELS = {
     "sageattn": (sa.sageattn, None, None),
     "fp8_mma": (sa.sageattn_qk_int8_pv_fp8_cuda, 3, 1),
-    "fp16_mma": (fp16_on(KERNEL_MMA), 0, 1),
-    "fp16acc_mma": (fp16_on(KERNEL_MMA, PV_FP16_FP16_FP32), 1, 1),
-    "fp16_sm90": (fp16_on(KERNEL_SM90), 0, 2),
+    "fp16_mma": (pinned(KERNEL_MMA), 0, 1),
+    "fp16acc_mma": (pinned(KERNEL_MMA, PV_FP16_FP16_FP32), 1, 1),
+    "fp16_sm90": (pinned(KERNEL_SM90), 0, 2),
+    # what sageattn runs on sm90 for calls with more work (_dispatch.SM90_FP16_PV_MAX_WORK); mma.sync
+    # where the Hopper kernel cannot take the call
+    "fp8_auto": (pinned(KERNEL_AUTO, PV_FP8_FP32_FP32), 3, 0),
     "fp8_sm90": (sa.sageattn_qk_int8_pv_fp8_cuda_sm90, 3, 2),
     "fp8acc32_mma": (lambda *a, **k: sa.sageattn_qk_int8_pv_fp8_cuda(*a, pv_accum_dtype="fp32", **k), 2, 1),
     "fp8acc32_sm90": (lambda *a, **k: sa.sageattn_qk_int8_pv_fp8_cuda_sm90(*a, pv_accum_dtype="fp32", **k), 2, 2),
     "fp8acc16_mma": (lambda *a, **k: sa.sageattn_qk_int8_pv_fp8_cuda(*a, pv_accum_dtype="fp32+fp16", **k), 4, 1),
 }
-FP8_MMA_KERNELS = ("fp8_mma", "fp8acc32_mma", "fp8acc16_mma")
+FP8_MMA_KERNELS = ("fp8_mma", "fp8acc32_mma", "fp8acc16_mma", "fp8_auto")
 FP16_KERNELS = ("fp16_mma", "fp16acc_mma", "fp16_sm90")
 LIMITS = {  # (rel-L1, cos) vs float64 per family, for FP8 and FP16 P·V (outliers: see test_cpu_accuracy)
     "fp8": {"normal": (0.045, 0.999), "k_bias": (0.045, 0.999), "outliers": (0.06, 0.997), "large": (0.07, 0.985)},
@@ -169,7 +173,7 @@ def test_long_sequence_32767(gen):
     assert rel_l1(sa.sageattn(q, k, v, is_causal=True), ref) <= 0.045
 
 
-@pytest.mark.parametrize("name", ["sageattn", "fp8_mma", "fp16_mma", "fp16_sm90"])
+@pytest.mark.parametrize("name", ["sageattn", "fp8_auto", "fp8_mma", "fp16_mma", "fp16_sm90"])
 @pytest.mark.parametrize("layout", ["HND", "NHD"])
 @pytest.mark.parametrize("ratio", [1, 4, 8])
 def test_layouts_and_gqa(name, layout, ratio, gen):
@@ -182,7 +186,7 @@ def test_layouts_and_gqa(name, layout, ratio, gen):
     assert torch.equal(o, run(name, q, k_rep, v_rep, tensor_layout=layout))
 
 
-@pytest.mark.parametrize("name", ["sageattn", "fp8_mma", "fp16_mma", "fp16_sm90"])
+@pytest.mark.parametrize("name", ["sageattn", "fp8_auto", "fp8_mma", "fp16_mma", "fp16_sm90"])
 def test_strided_views_of_fused_qkv(name, gen):
     """Views of a fused QKV tensor: no copy where strides allow, an aligned copy where they do not."""
     qkv = torch.randn(2, 777, 3, 8, 128, device=DEV, dtype=torch.bfloat16)
@@ -396,7 +400,7 @@ def test_quantization_kernels_match_cpu_all_shapes(d, dtype, layout, smooth, gen
         assert (codes_g & 0x7F).max().item() == top_code  # each channel's amax lands on the top code
 
 
-@pytest.mark.parametrize("name", ["sageattn", "fp16_sm90"])
+@pytest.mark.parametrize("name", ["sageattn", "fp8_auto", "fp16_sm90"])
 def test_poisoned_outputs_all_written_and_repeatable(name, gen):
     q, k, v = make_qkv("normal", 3, 8, 8, 1111, 1111, 128, device=DEV, generator=gen)
     results = []
@@ -475,6 +479,22 @@ def test_argument_errors_on_cuda_tensors_raise():
         with pytest.raises(RuntimeError, match="no Hopper"):
             ops.sageattn(q, q, q, None, None, 128, 128, 0, 2, PV_FP16_FP32, False, 0.09, True, False, False,
                          KERNEL_SM90)
+
+
+@pytest.mark.parametrize("d,causal", [(64, False), (64, True), (128, False), (128, True)])
+def test_sageattn_on_sm90_picks_the_pv_mode_by_work(d, causal, gen):
+    """On sm90 with the Hopper kernels, sageattn runs FP16 P·V for calls of at most
+    SM90_FP16_PV_MAX_WORK (B·Hq·Nq·Nk) and FP8 P·V above; a pv_accum_dtype keeps FP8 P·V."""
+    if not hopper_kernel_runs():
+        pytest.skip("the rule is for sm_90 GPUs with the Hopper kernels")
+    limit = SM90_FP16_PV_MAX_WORK[(d, causal)]
+    heads = limit // (1024 * 1024)  # B=1, N=1024: exactly at the limit, then one key more
+    q, k, v = make_qkv("normal", 1, heads, heads // 4, 1024, 1025, d, device=DEV, generator=gen)
+    at_limit = (q, k[:, :, :1024], v[:, :, :1024])
+    assert torch.equal(sa.sageattn(*at_limit, is_causal=causal), run("fp16_sm90", *at_limit, is_causal=causal))
+    assert torch.equal(sa.sageattn(q, k, v, is_causal=causal), run("fp8_auto", q, k, v, is_causal=causal))
+    assert torch.equal(sa.sageattn(*at_limit, is_causal=causal, pv_accum_dtype="fp32+fp32"),
+                       run("fp8_auto", *at_limit, is_causal=causal))
 
 
 def test_sageattn_on_sm90_without_hopper_kernels_runs_fp16_mma(gen):
@@ -567,7 +587,7 @@ def test_fp16_sm90_varlen_matches_dense_calls(causal, gen):
         assert (lse[:, rows][~empty] - lse_i[0][~empty]).abs().max() <= 1e-3
 
 
-@pytest.mark.parametrize("name", ["sageattn", "fp16_sm90", "fp8_mma"])
+@pytest.mark.parametrize("name", ["sageattn", "fp8_auto", "fp16_sm90", "fp8_mma"])
 def test_back_to_back_calls_on_one_stream(name, gen):
     """The pre-pass and attention kernels are launched dependent (they may start before the kernel
     before them ends): with no host sync, each call must see the inputs written by the kernels just
@@ -595,7 +615,7 @@ def test_back_to_back_calls_on_one_stream(name, gen):
         assert torch.equal(a, b), f"call {i} differs"
 
 
-@pytest.mark.parametrize("name", ["sageattn", "fp16_sm90"])
+@pytest.mark.parametrize("name", ["sageattn", "fp8_auto", "fp16_sm90"])
 def test_cuda_graph_capture_and_replay(name, gen):
     q, k, v = make_qkv("normal", 2, 8, 8, 1024, 1024, 128, device=DEV, generator=gen)
     run(name, q, k, v)  # warm-up outside capture
