@@ -7,6 +7,7 @@
 import argparse
 import json
 import math
+import statistics
 
 import torch
 
@@ -22,9 +23,10 @@ SAGE = {"fp8 hopper": (PV_FP8_FP32_FP32, KERNEL_AUTO), "fp16 hopper": (PV_FP16_F
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--json")
-    ap.add_argument("--bh", default="1x16,2x24,4x32,16x32")
+    ap.add_argument("--bh", default="1x16,2x10,2x24,4x32,16x32")
     ap.add_argument("--seqlens", default="512,1024,1536,2048,3072,4096")
     ap.add_argument("--head-dims", default="64,128")
+    ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     dev = torch.device("cuda")
     timer = Timer(dev)
@@ -36,15 +38,18 @@ def main():
                 for n in map(int, args.seqlens.split(",")):
                     q, k, v = (torch.randn(b, h, n, d, device=dev, dtype=torch.bfloat16) for _ in range(3))
                     row = {"D": d, "causal": causal, "B": b, "H": h, "N": n}
-                    for backend in ("flash", "cudnn"):
-                        fn = sdpa_backend_fn(backend, q, k, v, causal)
-                        row[backend] = tops(b, h, n, d, causal, timer(fn, repeats=7))
+                    fns = {backend: sdpa_backend_fn(backend, q, k, v, causal) for backend in ("flash", "cudnn")}
                     for name, (pv, kernel) in SAGE.items():
-                        fn = lambda: ops.sageattn(q, k, v, None, None, n, n, 0, 2, pv, causal,  # noqa: E731
-                                                  1 / math.sqrt(d), True, False, False, kernel)
-                        row[name] = tops(b, h, n, d, causal, timer(fn, repeats=7))
-                    public = lambda: sa.sageattn(q, k, v, is_causal=causal)  # noqa: E731
-                    row["sageattn"] = tops(b, h, n, d, causal, timer(public, repeats=7))
+                        fns[name] = (lambda pv=pv, kernel=kernel: ops.sageattn(
+                            q, k, v, None, None, n, n, 0, 2, pv, causal, 1 / math.sqrt(d), True, False, False, kernel))
+                    fns["sageattn"] = lambda: sa.sageattn(q, k, v, is_causal=causal)
+                    # rounds in rotated order, so that no variant always runs first (clocks, allocator)
+                    names, times = list(fns), {name: [] for name in fns}
+                    for r in range(args.rounds):
+                        for name in names[r % len(names):] + names[:r % len(names)]:
+                            times[name].append(timer(fns[name], repeats=5))
+                    for name in names:
+                        row[name] = tops(b, h, n, d, causal, statistics.median(times[name]))
                     best = max(SAGE, key=lambda s: row[s])
                     print(f"D={d} causal={int(causal)} B={b} H={h} N={n}: "
                           + " ".join(f"{c}={row[c]:.0f}" for c in ("flash", "cudnn", *SAGE))
