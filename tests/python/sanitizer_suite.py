@@ -66,8 +66,10 @@ def main():
     ops.sageattn(qv, kv, kv, cu_q, cu_k, 67, 250, 0, 2, PV_FP16_FP32, True, 0.1, True, False, True, KERNEL_MMA)
     if sm >= 89:
         ops.sageattn(qv, kv, kv, cu_q, cu_k, 67, 250, 0, 2, PV_FP8_FP32_FP32, True, 0.1, True, False, True, KERNEL_MMA)
-    if sm == 90:  # FP16 P·V varlen on the Hopper kernel (V rows of the next sequence meet P = 0)
+    if sm == 90:  # both P·V modes varlen on the Hopper kernel (V rows of the next sequence meet P = 0)
         ops.sageattn(qv, kv, kv, cu_q, cu_k, 67, 250, 0, 2, PV_FP16_FP32, True, 0.1, True, False, True, KERNEL_SM90)
+        ops.sageattn(qv, kv, kv, cu_q, cu_k, 67, 250, 0, 2, PV_FP8_FP32_FP32, True, 0.1, True, False, True,
+                     KERNEL_SM90)
     torch.cuda.synchronize()
     print("sanitizer suite ran", len(calls), "kernels")
 

@@ -445,17 +445,26 @@ def test_more_than_2_31_elements(name, gen):
         assert rel_l1(o[i * n:(i + 1) * n].view(1, 1, n, d), ref) <= limit, f"varlen, sequence {i}"
 
 
+@pytest.mark.parametrize("name", ["sageattn", "fp8_auto"])
 @pytest.mark.parametrize("causal", [False, True])
-def test_varlen_matches_dense_calls(causal, gen):
+def test_varlen_matches_dense_calls(name, causal, gen):
+    """sageattn_varlen against sageattn per sequence (both pick FP16 P·V on sm90 at this size), and
+    the FP8 P·V mode that they pick for larger calls, as the op with cu_seqlens against dense calls."""
     lens_q, lens_k = [1, 300, 77, 1024], [5, 300, 700, 1000]
     seqs = [make_qkv("k_bias", 1, 8, 2, a, b, 128, device=DEV, generator=gen) for a, b in zip(lens_q, lens_k)]
     pack = lambda i: torch.cat([s[i][0].transpose(0, 1) for s in seqs])  # noqa: E731
     q, k, v = pack(0), pack(1), pack(2)
     cu_q = torch.tensor([0, 1, 301, 378, 1402], dtype=torch.int32, device=DEV)
     cu_k = torch.tensor([0, 5, 305, 1005, 2005], dtype=torch.int32, device=DEV)
-    o, lse = sa.sageattn_varlen(q, k, v, cu_q, cu_k, 1024, 1000, is_causal=causal, return_lse=True)
+    if name == "sageattn":
+        o, lse = sa.sageattn_varlen(q, k, v, cu_q, cu_k, 1024, 1000, is_causal=causal, return_lse=True)
+    else:
+        if arch() < 89:
+            pytest.skip("FP8 P·V needs sm_89+")
+        o, lse = ops.sageattn(q, k, v, cu_q, cu_k, 1024, 1000, 0, 2, PV_FP8_FP32_FP32, causal, 128 ** -0.5, True,
+                              False, True, KERNEL_AUTO)
     for i, (sq, sk, sv) in enumerate(seqs):
-        o_i, lse_i = sa.sageattn(sq, sk, sv, is_causal=causal, return_lse=True)
+        o_i, lse_i = run(name, sq, sk, sv, is_causal=causal, return_lse=True)
         rows = slice(int(cu_q[i]), int(cu_q[i + 1]))
         assert rel_l1(o[rows], o_i[0].transpose(0, 1)) <= 1e-3
         empty = torch.isinf(lse_i[0])  # causal rows that see no key (Nq > Nk)
