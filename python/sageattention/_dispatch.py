@@ -24,7 +24,7 @@ KERNEL_AUTO, KERNEL_MMA, KERNEL_SM90 = 0, 1, 2
 # mask, run faster with FP16 P·V (Hopper FP16-P·V kernel) than with FP8 P·V: that mode reads V as it
 # is, where FP8 P·V first quantizes and transposes V in a launch of its own, a cost that the short
 # key loop does not amortise. Measured on the H200 with bench/short_n_crossover.py (docs/PERFORMANCE.md,
-# session 15): FP16 P·V is 0-37% faster below these limits, FP8 up to 5% faster above them. FP16 P·V
+# session 15): below these limits FP16 P·V runs at 0.98-1.36x FP8, above them at 0.92-1.05x. FP16 P·V
 # is also the more accurate mode (rel-L1 0.011 against 0.038 on N(0,1)).
 SM90_FP16_PV_MAX_WORK = {(64, False): 1 << 28, (64, True): 1 << 30, (128, False): 1 << 27, (128, True): 1 << 30}
 
@@ -38,7 +38,8 @@ class Choice:
 
 
 def pick(choice: Choice, batch: int, heads_q: int, n_q: int, n_k: int, head_dim: int, is_causal: bool):
-    """(pv_mode, kernel) that ``sageattn`` runs for a dense call of this shape."""
+    """(pv_mode, kernel) that ``sageattn`` runs for a call of this shape (varlen: Hq·total_q·max_seqlen_k
+    stands in for the work)."""
     if choice.fp16_pv_for_short_calls and head_dim <= 128:
         limit = SM90_FP16_PV_MAX_WORK[(64 if head_dim <= 64 else 128, bool(is_causal))]
         if batch * heads_q * n_q * n_k <= limit:
